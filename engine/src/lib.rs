@@ -1,0 +1,35 @@
+//! yara-orm's engine: pooling, parameter binding and row decoding for PostgreSQL and SQLite,
+//! exposed to Python as `yara_orm._engine`. This file only declares modules and exports.
+
+mod bridge;
+mod calendar;
+mod config;
+mod engine;
+mod errors;
+mod isolation;
+mod numeric;
+mod pg_decode;
+mod pg_encode;
+mod postgres;
+mod pytypes;
+mod reply;
+mod session;
+mod sqlite;
+mod sqlite_decode;
+mod statement;
+mod stats;
+mod transaction;
+mod value;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    bridge::install().map_err(|e| e.into_pyerr(module.py()))?;
+    module.add_function(wrap_pyfunction!(engine::connect, module)?)?;
+    module.add_class::<engine::Engine>()?;
+    module.add_class::<transaction::Transaction>()?;
+    module.add_class::<stats::QueryStats>()?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Python objects the engine needs on hot paths, imported once per interpreter.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+pub struct PyTypes {
+    pub decimal: Py<PyAny>,
+    pub uuid: Py<PyAny>,
+    pub safe_uuid_unknown: Py<PyAny>,
+    pub json_loads: Py<PyAny>,
+    pub json_dumps: Py<PyAny>,
+}
+
+static TYPES: PyOnceLock<PyTypes> = PyOnceLock::new();
+
+pub fn py_types(py: Python<'_>) -> PyResult<&PyTypes> {
+    TYPES.get_or_try_init(py, || {
+        let uuid_module = py.import("uuid")?;
+        let json = py.import("json")?;
+        Ok(PyTypes {
+            decimal: py.import("decimal")?.getattr("Decimal")?.unbind(),
+            uuid: uuid_module.getattr("UUID")?.unbind(),
+            safe_uuid_unknown: uuid_module
+                .getattr("SafeUUID")?
+                .getattr("unknown")?
+                .unbind(),
+            json_loads: json.getattr("loads")?.unbind(),
+            json_dumps: json.getattr("dumps")?.unbind(),
+        })
+    })
+}
+
+impl PyTypes {
+    /// `uuid.UUID` from its 128-bit value without running `UUID.__init__`'s argument parsing.
+    pub fn make_uuid<'py>(&self, py: Python<'py>, value: u128) -> PyResult<Bound<'py, PyAny>> {
+        let class = self.uuid.bind(py);
+        let instance = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;
+        let int_value = value.into_pyobject(py)?;
+        // UUID forbids setattr; object.__setattr__ is what UUID.__init__ itself uses.
+        set_slot(&instance, pyo3::intern!(py, "int"), int_value.as_any())?;
+        set_slot(
+            &instance,
+            pyo3::intern!(py, "is_safe"),
+            self.safe_uuid_unknown.bind(py),
+        )?;
+        Ok(instance)
+    }
+
+    pub fn make_decimal<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.decimal.bind(py).call1((text,))
+    }
+}
+
+fn set_slot(
+    target: &Bound<'_, PyAny>,
+    name: &Bound<'_, pyo3::types::PyString>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: all three pointers are live Python objects borrowed for the call.
+    let status = unsafe {
+        pyo3::ffi::PyObject_GenericSetAttr(target.as_ptr(), name.as_ptr(), value.as_ptr())
+    };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(target.py()))
+    }
+}

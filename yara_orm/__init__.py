@@ -1,0 +1,46 @@
+"""yara-orm: an async ORM for Python on a Rust engine.
+
+The engine (``yara_orm._engine``) pools connections to PostgreSQL or SQLite, binds
+parameters and decodes rows in Rust, releasing the GIL for all I/O.
+"""
+
+from yara_orm._engine import Engine, QueryStats, Transaction, connect
+from yara_orm.exceptions import (
+    ConfigurationError,
+    DatabaseError,
+    DataError,
+    DBConnectionError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ParameterTypeError,
+    PoolTimeoutError,
+    ProgrammingError,
+    QueryCanceledError,
+    TransactionRollbackError,
+    YaraError,
+)
+
+__all__ = [
+    "ConfigurationError",
+    "DBConnectionError",
+    "DataError",
+    "DatabaseError",
+    "Engine",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "ParameterTypeError",
+    "PoolTimeoutError",
+    "ProgrammingError",
+    "QueryCanceledError",
+    "QueryStats",
+    "Transaction",
+    "TransactionRollbackError",
+    "YaraError",
+    "connect",
+]

@@ -1,0 +1,104 @@
+"""Typed face of the Rust engine (``engine/src``). Kept in step by mypy's stubtest."""
+
+from collections.abc import Sequence
+from typing import Any, Literal, overload
+
+__version__: str
+
+Params = Sequence[Any] | None
+
+class QueryStats:
+    """How one statement spent its time, in seconds."""
+
+    @property
+    def gil_wait(self) -> float: ...
+    @property
+    def gil_held(self) -> float: ...
+    @property
+    def io(self) -> float: ...
+    @property
+    def total(self) -> float: ...
+    @property
+    def rows(self) -> int: ...
+
+class _Runner:
+    @overload
+    async def fetch_rows(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        with_columns: Literal[False] = False,
+        with_stats: Literal[False] = False,
+    ) -> list[tuple[Any, ...]]: ...
+    @overload
+    async def fetch_rows(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        with_columns: Literal[True],
+        with_stats: Literal[False] = False,
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]: ...
+    @overload
+    async def fetch_rows(
+        self, sql: str, params: Params = None, *, with_columns: bool = False, with_stats: Literal[True]
+    ) -> tuple[Any, QueryStats]: ...
+    @overload
+    async def execute(
+        self, sql: str, params: Params = None, *, with_stats: Literal[False] = False
+    ) -> int: ...
+    @overload
+    async def execute(
+        self, sql: str, params: Params = None, *, with_stats: Literal[True]
+    ) -> tuple[int, QueryStats]: ...
+    @overload
+    async def execute_many(
+        self, sql: str, params_seq: Sequence[Sequence[Any]], *, with_stats: Literal[False] = False
+    ) -> int: ...
+    @overload
+    async def execute_many(
+        self, sql: str, params_seq: Sequence[Sequence[Any]], *, with_stats: Literal[True]
+    ) -> tuple[int, QueryStats]: ...
+    @overload
+    async def execute_script(self, sql: str, *, with_stats: Literal[False] = False) -> None: ...
+    @overload
+    async def execute_script(
+        self, sql: str, *, with_stats: Literal[True]
+    ) -> tuple[None, QueryStats]: ...
+
+class Transaction(_Runner):
+    async def savepoint(self, name: str) -> None: ...
+    async def release(self, name: str) -> None: ...
+    async def rollback_to(self, name: str) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    @property
+    def is_finished(self) -> bool: ...
+    @property
+    def is_savepoint(self) -> bool: ...
+
+class Engine(_Runner):
+    async def begin(self, isolation: str | None = None) -> Transaction: ...
+    async def enter_isolation(self) -> int: ...
+    async def leave_isolation(self) -> int: ...
+    @property
+    def isolation_depth(self) -> int: ...
+    @property
+    def backend(self) -> Literal["postgres", "sqlite"]: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def is_closed(self) -> bool: ...
+    def pool_status(self) -> dict[str, int]: ...
+    async def close(self) -> None: ...
+
+async def connect(
+    url: str,
+    *,
+    max_size: int | None = None,
+    min_size: int = 1,
+    acquire_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    statement_cache: bool = True,
+) -> Engine: ...

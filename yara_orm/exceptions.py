@@ -1,0 +1,114 @@
+"""The exceptions of yara-orm, one hierarchy for every backend.
+
+Database errors follow PEP 249's families and keep what the server said: the message,
+the SQLSTATE (SQLite's result codes are reported as the SQLSTATE PostgreSQL would use),
+the constraint, detail and hint where known, and the SQL that failed.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+__all__ = [
+    "ConfigurationError",
+    "DBConnectionError",
+    "DataError",
+    "DatabaseError",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "ParameterTypeError",
+    "PoolTimeoutError",
+    "ProgrammingError",
+    "QueryCanceledError",
+    "TransactionRollbackError",
+    "YaraError",
+]
+
+
+class YaraError(Exception):
+    """Base class of every exception yara-orm raises."""
+
+
+class ConfigurationError(YaraError):
+    """A malformed URL, an unknown option, or a value out of range."""
+
+
+class InterfaceError(YaraError):
+    """Misuse of the client: a closed engine, a finished transaction, bad arguments."""
+
+
+class ParameterTypeError(InterfaceError, builtins.TypeError):
+    """A statement parameter whose Python type cannot be sent for its column."""
+
+    def __init__(self, message: str, *, position: int, python_type: str) -> None:
+        super().__init__(message)
+        self.position = position
+        self.python_type = python_type
+
+
+class DatabaseError(YaraError):
+    """An error reported by the database for a statement."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+        constraint: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        sql: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.detail = detail
+        self.hint = hint
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+        self.sql = sql
+
+
+class OperationalError(DatabaseError):
+    """The database could not do the work: lost connections, locks, resources."""
+
+
+class DBConnectionError(OperationalError, builtins.ConnectionError):
+    """The server could not be reached, refused the login, or dropped the connection."""
+
+
+class PoolTimeoutError(OperationalError, builtins.TimeoutError):
+    """No pooled connection became free within the acquire timeout."""
+
+
+class QueryCanceledError(OperationalError):
+    """The statement was cancelled (SQLSTATE 57014): a timeout or the caller gave up."""
+
+
+class TransactionRollbackError(OperationalError):
+    """A serialization failure or deadlock; retrying the transaction may succeed."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint was violated: unique, foreign key, not null or check."""
+
+
+class ProgrammingError(DatabaseError):
+    """Bad SQL: a syntax error, a missing table or column, a wrong parameter count."""
+
+
+class DataError(DatabaseError):
+    """A value the database (or the engine, decoding it) cannot represent."""
+
+
+class NotSupportedError(DatabaseError):
+    """A feature or type the database or the engine does not support."""
+
+
+class InternalError(DatabaseError):
+    """The transaction is in a state that allows no more work, or the server failed."""
