@@ -156,7 +156,7 @@ pub fn class_for_sqlstate(sqlstate: &str) -> &'static str {
     }
     match sqlstate.get(..2).unwrap_or("") {
         "23" => "IntegrityError",
-        "42" | "26" | "34" | "3D" | "3F" | "2B" => "ProgrammingError",
+        "42" | "07" | "26" | "34" | "3B" | "3D" | "3F" | "2B" => "ProgrammingError",
         "22" => "DataError",
         "0A" => "NotSupportedError",
         "08" => "DBConnectionError",

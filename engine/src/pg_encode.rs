@@ -58,8 +58,13 @@ impl ToSql for Param<'_> {
 }
 
 fn mismatch(value: &Value, ty: &Type) -> String {
+    let hint = if matches!(*ty, Type::TEXT | Type::UNKNOWN) {
+        " (PostgreSQL inferred text for this placeholder: cast it in SQL, for example $1::bigint, or pass a str)"
+    } else {
+        ""
+    };
     format!(
-        "a Python {} cannot be sent as PostgreSQL type {}",
+        "a Python {} cannot be sent as PostgreSQL type {}{hint}",
         value.python_type(),
         ty.name()
     )

@@ -293,6 +293,11 @@ impl rusqlite::ToSql for Bind<'_> {
             Value::BigInt(text) | Value::Decimal(text) => {
                 ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
             }
+            Value::Float(f) if f.is_nan() => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite cannot store NaN: it would silently become NULL".into(),
+                ))
+            }
             Value::Float(f) => ToSqlOutput::Owned(Owned::Real(*f)),
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Value::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
@@ -350,6 +355,12 @@ pub fn format_uuid(value: u128) -> String {
 /// both backends alike.
 pub fn sqlite_error(err: rusqlite::Error, sql: &str) -> EngineError {
     match err {
+        rusqlite::Error::SqlInputError {
+            error, msg, offset, ..
+        } => sqlite_error(
+            rusqlite::Error::SqliteFailure(error, Some(format!("{msg} (at offset {offset})"))),
+            sql,
+        ),
         rusqlite::Error::SqliteFailure(code, message) => {
             let message = message.unwrap_or_else(|| code.to_string());
             let sqlstate = sqlstate_for(&code, &message);
