@@ -4,7 +4,8 @@ The engine (``yara_orm._engine``) pools connections to PostgreSQL or SQLite, bin
 parameters and decodes rows in Rust, releasing the GIL for all I/O.
 """
 
-from yara_orm._engine import Engine, QueryStats, Transaction, connect
+from yara_orm._engine import Engine, QueryStats, Transaction
+from yara_orm.engine import connect
 from yara_orm.exceptions import (
     ConfigurationError,
     DatabaseError,
