@@ -1,12 +1,14 @@
 """Typed face of the Rust engine (``engine/src``). Kept in step by mypy's stubtest."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, final, overload
 
+__all__ = ["Engine", "QueryStats", "Transaction", "__version__", "connect"]
 __version__: str
 
 Params = Sequence[Any] | None
 
+@final
 class QueryStats:
     """How one statement spent its time, in seconds."""
 
@@ -22,6 +24,8 @@ class QueryStats:
     def rows(self) -> int: ...
 
 class _Runner:
+    """Statement methods shared by Engine and Transaction (a stub-only base)."""
+
     @overload
     async def fetch_rows(
         self,
@@ -42,7 +46,12 @@ class _Runner:
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]: ...
     @overload
     async def fetch_rows(
-        self, sql: str, params: Params = None, *, with_columns: bool = False, with_stats: Literal[True]
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        with_columns: bool = False,
+        with_stats: Literal[True],
     ) -> tuple[Any, QueryStats]: ...
     @overload
     async def execute(
@@ -67,6 +76,7 @@ class _Runner:
         self, sql: str, *, with_stats: Literal[True]
     ) -> tuple[None, QueryStats]: ...
 
+@final
 class Transaction(_Runner):
     async def savepoint(self, name: str) -> None: ...
     async def release(self, name: str) -> None: ...
@@ -78,6 +88,7 @@ class Transaction(_Runner):
     @property
     def is_savepoint(self) -> bool: ...
 
+@final
 class Engine(_Runner):
     async def begin(self, isolation: str | None = None) -> Transaction: ...
     async def enter_isolation(self) -> int: ...

@@ -79,7 +79,9 @@ async def test_missing_database_is_a_connection_error(pg_url: str) -> None:
     assert "no_such_database_here" in str(info.value)
 
 
-async def test_unique_violation_carries_sqlstate_and_constraint(engine: Engine, backend: str) -> None:
+async def test_unique_violation_carries_sqlstate_and_constraint(
+    engine: Engine, backend: str
+) -> None:
     await engine.execute_script(
         "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT CONSTRAINT people_email UNIQUE)"
     )
@@ -97,7 +99,8 @@ async def test_unique_violation_carries_sqlstate_and_constraint(engine: Engine, 
 async def test_not_null_and_foreign_key_violations(engine: Engine, backend: str) -> None:
     await engine.execute_script(
         "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
-        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id))"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+        " parent_id INTEGER NOT NULL REFERENCES parent(id))"
     )
     insert = f"INSERT INTO child (id, parent_id) VALUES ({placeholders(backend, 2)})"
     with pytest.raises(IntegrityError) as not_null:

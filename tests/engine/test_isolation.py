@@ -134,7 +134,9 @@ async def test_isolation_is_invisible_to_other_connections(
     await engine.leave_isolation()
 
 
-async def test_closing_an_isolated_engine_rolls_back(url: str, backend: str, tmp_path: Path) -> None:
+async def test_closing_an_isolated_engine_rolls_back(
+    url: str, backend: str, tmp_path: Path
+) -> None:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/closing.db"  # a file, so a second engine can look
     engine = await connect(url)

@@ -19,7 +19,10 @@ def slow_query(backend: str, seconds: float) -> str:
     if backend == "postgres":
         return f"SELECT pg_sleep({seconds})"
     # SQLite has no sleep: count far enough to take a while, on the SQLite thread.
-    return "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) SELECT max(n) FROM c"
+    return (
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000000) "
+        "SELECT max(n) FROM c"
+    )
 
 
 async def test_gil_is_released_while_the_database_works(engine: Engine, backend: str) -> None:
@@ -85,7 +88,9 @@ async def test_cancelled_statement_inside_a_transaction(engine: Engine, backend:
     assert status["idle"] == status["size"], status
 
 
-async def test_cancelled_statement_in_isolation_leaves_it_usable(engine: Engine, backend: str) -> None:
+async def test_cancelled_statement_in_isolation_leaves_it_usable(
+    engine: Engine, backend: str
+) -> None:
     await engine.execute_script("CREATE TABLE t (x INTEGER)")
     await engine.enter_isolation()
     await engine.execute("INSERT INTO t (x) VALUES (1)")

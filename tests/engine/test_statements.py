@@ -29,8 +29,7 @@ async def test_execute_returns_affected_rows(engine: Engine, backend: str) -> No
 async def test_fetch_with_columns_and_returning(engine: Engine, backend: str) -> None:
     await make_items(engine)
     insert = (
-        f"INSERT INTO items (id, name, qty) VALUES ({placeholders(backend, 3)}) "
-        "RETURNING id, name"
+        f"INSERT INTO items (id, name, qty) VALUES ({placeholders(backend, 3)}) RETURNING id, name"
     )
     assert await engine.fetch_rows(insert, [7, "seven", None]) == [(7, "seven")]
     names, rows = await engine.fetch_rows("SELECT id, name, qty FROM items", with_columns=True)

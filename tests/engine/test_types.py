@@ -219,7 +219,7 @@ async def test_decimal_property(engine: Engine, backend: str, value: Decimal) ->
         timezones=st.sampled_from([UTC, PLUS_5_30, dt.timezone(dt.timedelta(hours=-11))]),
     ),
     day=st.dates(),
-    delta=st.timedeltas(min_value=dt.timedelta(days=-10**6), max_value=dt.timedelta(days=10**6)),
+    delta=st.timedeltas(min_value=dt.timedelta(days=-(10**6)), max_value=dt.timedelta(days=10**6)),
 )
 async def test_temporal_properties(
     engine: Engine,
