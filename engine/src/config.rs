@@ -117,9 +117,14 @@ fn decode(part: &str) -> EngineResult<String> {
 }
 
 fn parse_postgres(url: &str) -> EngineResult<PgTarget> {
-    let parsed = url::Url::parse(url).map_err(|e| {
-        EngineError::config(format!("malformed PostgreSQL URL {}: {e}", redact(url)))
-    })?;
+    let parsed = match url::Url::parse(url) {
+        // libpq allows `postgres://user@/db?host=/socket/dir`: a user but no host.
+        Err(url::ParseError::EmptyHost) if url.contains("@/") => {
+            url::Url::parse(&url.replacen("@/", "@localhost/", 1))
+        }
+        other => other,
+    }
+    .map_err(|e| EngineError::config(format!("malformed PostgreSQL URL {}: {e}", redact(url))))?;
     let mut host = match parsed.host_str() {
         Some(h) if !h.is_empty() => decode(h.trim_start_matches('[').trim_end_matches(']'))?,
         _ => String::new(),
@@ -242,6 +247,11 @@ mod tests {
         assert_eq!(target.port, 5432);
         assert_eq!(target.user, "postgres");
         assert_eq!(target.dbname, "app");
+        let with_user = pg("postgres://ann@/app?host=/run/pg");
+        assert_eq!(
+            (with_user.user.as_str(), with_user.host.as_str()),
+            ("ann", "/run/pg")
+        );
         let encoded = pg("postgres://%2Ftmp%2Fsock/app");
         assert_eq!(encoded.host, "/tmp/sock");
     }
