@@ -4,7 +4,7 @@ The engine (``yara_orm._engine``) pools connections to PostgreSQL or SQLite, bin
 parameters and decodes rows in Rust, releasing the GIL for all I/O.
 """
 
-from yara_orm._engine import Engine, QueryStats, Transaction
+from yara_orm._engine import Engine, QueryStats, StatementRunner, Transaction
 from yara_orm.engine import connect
 from yara_orm.exceptions import (
     ConfigurationError,
@@ -40,6 +40,7 @@ __all__ = [
     "ProgrammingError",
     "QueryCanceledError",
     "QueryStats",
+    "StatementRunner",
     "Transaction",
     "TransactionRollbackError",
     "YaraError",

@@ -3,7 +3,9 @@
 from collections.abc import Sequence
 from typing import Any, Literal, final, overload
 
-__all__ = ["Engine", "QueryStats", "Transaction", "__version__", "connect"]
+from typing_extensions import disjoint_base
+
+__all__ = ["Engine", "QueryStats", "StatementRunner", "Transaction", "__version__", "connect"]
 __version__: str
 
 Params = Sequence[Any] | None
@@ -23,8 +25,9 @@ class QueryStats:
     @property
     def rows(self) -> int: ...
 
-class _Runner:
-    """Statement methods shared by Engine and Transaction (a stub-only base)."""
+@disjoint_base
+class StatementRunner:
+    """The statement methods of Engine and Transaction (their common base class)."""
 
     @overload
     async def fetch_rows(
@@ -77,7 +80,7 @@ class _Runner:
     ) -> tuple[None, QueryStats]: ...
 
 @final
-class Transaction(_Runner):
+class Transaction(StatementRunner):
     async def savepoint(self, name: str) -> None: ...
     async def release(self, name: str) -> None: ...
     async def rollback_to(self, name: str) -> None: ...
@@ -89,7 +92,7 @@ class Transaction(_Runner):
     def is_savepoint(self) -> bool: ...
 
 @final
-class Engine(_Runner):
+class Engine(StatementRunner):
     async def begin(self, isolation: str | None = None) -> Transaction: ...
     async def enter_isolation(self) -> int: ...
     async def leave_isolation(self) -> int: ...

@@ -7,18 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::bridge::{spawn_awaitable, spawn_outcome};
+use crate::bridge::spawn_outcome;
 use crate::config::{parse_url, redact, PoolOptions, Target};
 use crate::errors::{EngineError, EngineResult};
 use crate::isolation::{self, IsolationState};
 use crate::postgres::PgBackend;
-use crate::reply::{Reply, Shape};
-use crate::session::{run_pooled, Backend, Pinned};
+use crate::runner::StatementRunner;
+use crate::session::{Backend, Pinned};
 use crate::sqlite::SqliteBackend;
-use crate::statement::{Action, Statement};
-use crate::stats::StatsDraft;
-use crate::transaction::{self, Transaction, TxShared};
-use crate::value::{values_from_params, Value};
+use crate::transaction::{self, NewTransaction};
 
 pub struct EngineCore {
     pub backend: Backend,
@@ -78,7 +75,7 @@ impl EngineCore {
             .unwrap_or_default()
     }
 
-    fn check_open(&self) -> EngineResult<()> {
+    pub fn check_open(&self) -> EngineResult<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(EngineError::interface(format!(
                 "the engine for {} is closed",
@@ -104,189 +101,32 @@ impl EngineCore {
     }
 }
 
-/// Where a statement goes.
-pub enum Route {
-    /// The engine itself: the isolation's connection if isolated, else a pooled one.
-    Engine,
-    Transaction(Arc<TxShared>),
-}
-
-/// A statement call as Python made it.
-pub struct StatementArgs<'a, 'py> {
-    action: Action,
-    sql: &'a str,
-    params: Option<&'a Bound<'py, PyAny>>,
-    batches: Option<&'a Bound<'py, PyAny>>,
-    shape: Shape,
-}
-
-impl<'a, 'py> StatementArgs<'a, 'py> {
-    pub fn single(
-        action: Action,
-        sql: &'a str,
-        params: Option<&'a Bound<'py, PyAny>>,
-        columns: bool,
-        stats: bool,
-    ) -> Self {
-        StatementArgs {
-            action,
-            sql,
-            params,
-            batches: None,
-            shape: Shape { columns, stats },
-        }
-    }
-
-    pub fn many(sql: &'a str, batches: &'a Bound<'py, PyAny>, stats: bool) -> Self {
-        StatementArgs {
-            action: Action::ExecuteMany,
-            sql,
-            params: None,
-            batches: Some(batches),
-            shape: Shape {
-                columns: false,
-                stats,
-            },
-        }
-    }
-}
-
-fn batches_from(seq: &Bound<'_, PyAny>) -> EngineResult<Vec<Vec<Value>>> {
-    let iter = seq
-        .try_iter()
-        .map_err(|_| EngineError::interface("execute_many takes a list of parameter lists"))?;
-    let mut batches = Vec::new();
-    for (index, item) in iter.enumerate() {
-        let item = item.map_err(|e| EngineError::interface(e.to_string()))?;
-        let values = values_from_params(Some(&item)).map_err(|err| match err {
-            EngineError::Parameter {
-                position,
-                python_type,
-                reason,
-            } => EngineError::Parameter {
-                position,
-                python_type,
-                reason: format!("{reason} (in parameter set {index})"),
-            },
-            other => other,
-        })?;
-        batches.push(values);
-    }
-    Ok(batches)
-}
-
-enum Destination {
-    Pool,
-    Isolated(Arc<Pinned>),
-    Transaction(Arc<TxShared>),
-}
-
-/// Convert the parameters under the GIL, then hand the statement to the runtime.
-pub fn submit<'py>(
-    py: Python<'py>,
-    core: &Arc<EngineCore>,
-    route: Route,
-    args: StatementArgs<'_, 'py>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut draft = StatsDraft::start();
-    let prepared = (|| -> EngineResult<Statement> {
-        core.check_open()?;
-        Ok(Statement {
-            sql: Arc::from(args.sql),
-            params: values_from_params(args.params)?,
-            batches: args
-                .batches
-                .map(batches_from)
-                .transpose()?
-                .unwrap_or_default(),
-            action: args.action,
-        })
-    })();
-    let stmt = Arc::new(prepared.map_err(|e| e.into_pyerr(py))?);
-    let destination = match route {
-        Route::Engine => match core.isolation_top() {
-            Some((pinned, _)) => Destination::Isolated(pinned),
-            None => Destination::Pool,
-        },
-        Route::Transaction(tx) => Destination::Transaction(tx),
-    };
-    let core = Arc::clone(core);
-    let shape = args.shape;
-    draft.bound();
-    spawn_awaitable(
-        py,
-        move |cancel| async move {
-            match destination {
-                Destination::Pool => run_pooled(&core.backend, stmt, cancel).await,
-                Destination::Isolated(pinned) => pinned.run(stmt, true, cancel).await,
-                Destination::Transaction(tx) => tx.run(stmt, cancel).await,
-            }
-        },
-        move |outcome| Reply::new(outcome, draft, shape),
-    )
-}
-
 /// A connection pool to one database. Every method that talks to the database returns an
 /// awaitable; none blocks the event loop.
-#[pyclass(module = "yara_orm._engine", frozen)]
+#[pyclass(module = "yara_orm._engine", extends = StatementRunner, frozen)]
 pub struct Engine {
     core: Arc<EngineCore>,
 }
 
+/// A new `Engine` on its way to Python (a subclass needs its base built with it).
+struct NewEngine(Arc<EngineCore>);
+
+impl<'py> IntoPyObject<'py> for NewEngine {
+    type Target = Engine;
+    type Output = Bound<'py, Engine>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, Engine>> {
+        let base = StatementRunner::for_engine(Arc::clone(&self.0));
+        Bound::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(Engine { core: self.0 }),
+        )
+    }
+}
+
 #[pymethods]
 impl Engine {
-    /// Rows as a list of tuples (`(names, rows)` with `with_columns`).
-    #[pyo3(signature = (sql, params=None, *, with_columns=false, with_stats=false))]
-    fn fetch_rows<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params: Option<&Bound<'py, PyAny>>,
-        with_columns: bool,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Fetch, sql, params, with_columns, with_stats);
-        submit(py, &self.core, Route::Engine, args)
-    }
-
-    /// Run one statement; the number of rows it affected.
-    #[pyo3(signature = (sql, params=None, *, with_stats=false))]
-    fn execute<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params: Option<&Bound<'py, PyAny>>,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Execute, sql, params, false, with_stats);
-        submit(py, &self.core, Route::Engine, args)
-    }
-
-    /// One statement for many parameter lists, all or nothing; the total affected rows.
-    #[pyo3(signature = (sql, params_seq, *, with_stats=false))]
-    fn execute_many<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params_seq: &Bound<'py, PyAny>,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::many(sql, params_seq, with_stats);
-        submit(py, &self.core, Route::Engine, args)
-    }
-
-    /// Several `;`-separated statements without parameters (DDL).
-    #[pyo3(signature = (sql, *, with_stats=false))]
-    fn execute_script<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Script, sql, None, false, with_stats);
-        submit(py, &self.core, Route::Engine, args)
-    }
-
     /// Begin a transaction (a savepoint while the engine is isolated).
     #[pyo3(signature = (isolation=None))]
     fn begin<'py>(
@@ -299,7 +139,7 @@ impl Engine {
         spawn_outcome(py, move |_| async move {
             transaction::begin(core, isolation)
                 .await
-                .map(Transaction::new)
+                .map(NewTransaction)
         })
     }
 
@@ -392,14 +232,12 @@ pub fn connect<'py>(
             Target::Postgres(pg) => Backend::Pg(PgBackend::connect(pg, options).await?),
             Target::Sqlite(lite) => Backend::Sqlite(SqliteBackend::connect(lite, options).await?),
         };
-        Ok(Engine {
-            core: Arc::new(EngineCore {
-                backend,
-                url: shown,
-                isolation: Mutex::new(None),
-                isolation_gate: tokio::sync::Mutex::new(()),
-                closed: AtomicBool::new(false),
-            }),
-        })
+        Ok(NewEngine(Arc::new(EngineCore {
+            backend,
+            url: shown,
+            isolation: Mutex::new(None),
+            isolation_gate: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+        })))
     })
 }

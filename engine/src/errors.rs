@@ -149,6 +149,32 @@ impl fmt::Display for EngineError {
     }
 }
 
+/// What a pool's failure to hand out a connection means to the caller.
+pub fn pool_error<E: fmt::Display>(
+    err: deadpool::managed::PoolError<E>,
+    waited: Duration,
+    max_size: usize,
+    target: &str,
+    backend: impl FnOnce(E) -> EngineError,
+) -> EngineError {
+    use deadpool::managed::{PoolError, TimeoutType};
+    let connection = |message: String| EngineError::Connection {
+        target: target.to_owned(),
+        message,
+        sqlstate: None,
+    };
+    match err {
+        PoolError::Timeout(TimeoutType::Wait) => EngineError::PoolTimeout { waited, max_size },
+        PoolError::Timeout(_) => connection(format!(
+            "timed out opening a connection after {:.1}s",
+            waited.as_secs_f64()
+        )),
+        PoolError::Backend(err) => backend(err),
+        PoolError::Closed => EngineError::interface("the engine is closed"),
+        other => connection(other.to_string()),
+    }
+}
+
 /// Which Python class of `yara_orm.exceptions` a SQLSTATE belongs to (PEP 249 families).
 pub fn class_for_sqlstate(sqlstate: &str) -> &'static str {
     if sqlstate == "57014" {

@@ -14,6 +14,7 @@ use crate::calendar::{
     PG_EPOCH_DAYS,
 };
 use crate::errors::EngineError;
+use crate::hydrate::build_rows;
 use crate::numeric;
 use crate::pytypes::PyTypes;
 
@@ -97,9 +98,6 @@ impl<'a> FromSql<'a> for RawCell<'a> {
     }
 }
 
-/// Cells decoded between two short GIL releases, so a huge result cannot starve the event loop.
-const CELLS_PER_GIL_SLICE: usize = 16_384;
-
 /// Decode every row into a list of tuples.
 pub fn rows_to_list<'py>(
     py: Python<'py>,
@@ -114,64 +112,25 @@ pub fn rows_to_list<'py>(
         .iter()
         .map(|c| Decoder::for_type(c.type_()))
         .collect();
-    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
-    let list = new_list(py, rows.len())?;
-    let mut budget = CELLS_PER_GIL_SLICE;
-    for (row_index, row) in rows.iter().enumerate() {
-        let tuple = new_tuple(py, plan.len())?;
-        for (col, decoder) in plan.iter().enumerate() {
-            let cell = row
-                .try_get::<usize, RawCell<'_>>(col)
-                .map_err(|e| decode_error(names[col], e.to_string()))?;
-            let item = match cell.0 {
-                None => py.None().into_bound(py),
-                Some(raw) => {
-                    decode_cell(py, types, decoder, raw).map_err(|reason| match reason {
-                        CellError::Unsupported(type_name) => EngineError::UnsupportedType {
-                            column: names[col].to_owned(),
-                            type_name,
-                        },
-                        CellError::Invalid(reason) => decode_error(names[col], reason),
-                    })?
-                }
-            };
-            // SAFETY: the tuple is fresh and `col` is within its length; SET_ITEM steals the reference.
-            unsafe { pyo3::ffi::PyTuple_SET_ITEM(tuple.as_ptr(), col as isize, item.into_ptr()) };
+    let column_error = |col: usize, reason: CellError| match reason {
+        CellError::Unsupported(type_name) => EngineError::UnsupportedType {
+            column: columns[col].name().to_owned(),
+            type_name,
+        },
+        CellError::Invalid(reason) => EngineError::Decode {
+            column: columns[col].name().to_owned(),
+            reason,
+        },
+    };
+    build_rows(py, rows.len(), plan.len(), |row, col| {
+        let cell = rows[row]
+            .try_get::<usize, RawCell<'_>>(col)
+            .map_err(|e| column_error(col, CellError::Invalid(e.to_string())))?;
+        match cell.0 {
+            None => Ok(py.None().into_bound(py)),
+            Some(raw) => decode_cell(py, types, &plan[col], raw).map_err(|e| column_error(col, e)),
         }
-        // SAFETY: as above, for the list.
-        unsafe { pyo3::ffi::PyList_SET_ITEM(list.as_ptr(), row_index as isize, tuple.into_ptr()) };
-        budget = budget.saturating_sub(plan.len().max(1));
-        if budget == 0 {
-            budget = CELLS_PER_GIL_SLICE;
-            py.detach(|| ());
-        }
-    }
-    Ok(list)
-}
-
-fn decode_error(column: &str, reason: String) -> EngineError {
-    EngineError::Decode {
-        column: column.to_owned(),
-        reason,
-    }
-}
-
-pub(crate) fn new_list(py: Python<'_>, len: usize) -> Result<Bound<'_, PyList>, EngineError> {
-    // SAFETY: PyList_New returns a new reference or NULL with an exception set.
-    unsafe {
-        let ptr = pyo3::ffi::PyList_New(len as isize);
-        Bound::from_owned_ptr_or_err(py, ptr)
-            .map(|any| any.cast_into_unchecked())
-            .map_err(|e| EngineError::interface(e.to_string()))
-    }
-}
-
-pub(crate) fn new_tuple(py: Python<'_>, len: usize) -> Result<Bound<'_, PyAny>, EngineError> {
-    // SAFETY: PyTuple_New returns a new reference or NULL with an exception set.
-    unsafe {
-        Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyTuple_New(len as isize))
-            .map_err(|e| EngineError::interface(e.to_string()))
-    }
+    })
 }
 
 pub enum CellError {

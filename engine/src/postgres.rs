@@ -3,14 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::{future::try_join_all, TryStreamExt};
 use tokio_postgres::NoTls;
 
 use crate::config::{PgTarget, PoolOptions};
-use crate::errors::{EngineError, EngineResult, ServerError};
+use crate::errors::{pool_error, EngineError, EngineResult, ServerError};
 use crate::pg_encode::{BindError, Param};
 use crate::statement::{Action, Payload, Statement};
 use crate::value::Value;
@@ -71,26 +69,14 @@ impl PgBackend {
 
     pub async fn acquire(&self) -> EngineResult<PgConn> {
         let started = Instant::now();
-        self.pool.get().await.map_err(|err| match err {
-            PoolError::Timeout(TimeoutType::Wait) => EngineError::PoolTimeout {
-                waited: started.elapsed(),
-                max_size: self.options.max_size,
-            },
-            PoolError::Timeout(_) => EngineError::Connection {
-                target: self.target.describe(),
-                message: format!(
-                    "timed out after {:.1}s",
-                    self.options.connect_timeout.as_secs_f64()
-                ),
-                sqlstate: None,
-            },
-            PoolError::Backend(err) => connect_error(&self.target, &err),
-            PoolError::Closed => EngineError::interface("the engine is closed"),
-            other => EngineError::Connection {
-                target: self.target.describe(),
-                message: other.to_string(),
-                sqlstate: None,
-            },
+        self.pool.get().await.map_err(|err| {
+            pool_error(
+                err,
+                started.elapsed(),
+                self.options.max_size,
+                &self.target.describe(),
+                |err| connect_error(&self.target, &err),
+            )
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleResult, TimeoutType};
+use deadpool::managed::{self, Metrics, Object, Pool, RecycleResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, InterruptHandle, OpenFlags};
 use tokio::sync::oneshot;
@@ -17,7 +17,7 @@ use crate::calendar::{
     civil_from_unix_micros, days_from_civil, format_datetime, format_offset, format_time,
 };
 use crate::config::{PoolOptions, SqliteTarget};
-use crate::errors::{EngineError, EngineResult};
+use crate::errors::{pool_error, EngineError, EngineResult};
 use crate::statement::{Action, Payload, Statement};
 use crate::value::Value;
 
@@ -224,18 +224,14 @@ impl SqliteBackend {
 
     pub async fn acquire(&self) -> EngineResult<SqliteConn> {
         let started = Instant::now();
-        self.pool.get().await.map_err(|err| match err {
-            PoolError::Timeout(TimeoutType::Wait) => EngineError::PoolTimeout {
-                waited: started.elapsed(),
-                max_size: self.options.max_size,
-            },
-            PoolError::Backend(err) => err,
-            PoolError::Closed => EngineError::interface("the engine is closed"),
-            other => EngineError::Connection {
-                target: self.description.clone(),
-                message: other.to_string(),
-                sqlstate: None,
-            },
+        self.pool.get().await.map_err(|err| {
+            pool_error(
+                err,
+                started.elapsed(),
+                self.options.max_size,
+                &self.description,
+                |err| err,
+            )
         })
     }
 

@@ -8,7 +8,7 @@ use pyo3::types::{
 
 use crate::calendar::{civil_from_days, civil_from_unix_micros, python_year, MICROS_PER_DAY};
 use crate::errors::EngineError;
-use crate::pg_decode::{new_list, new_tuple};
+use crate::hydrate::build_rows;
 use crate::pg_encode::parse_uuid;
 use crate::pytypes::PyTypes;
 use crate::sqlite::{parse_date, Cell, SqliteRows};
@@ -54,48 +54,28 @@ impl Kind {
     }
 }
 
-const CELLS_PER_GIL_SLICE: usize = 16_384;
-
 pub fn rows_to_list<'py>(
     py: Python<'py>,
     types: &PyTypes,
     rows: &SqliteRows,
 ) -> Result<Bound<'py, PyList>, EngineError> {
     let width = rows.columns.len();
-    let count = rows.len();
-    let list = new_list(py, count)?;
-    if width == 0 {
-        return Ok(list);
-    }
     let plan: Vec<Kind> = rows
         .declared
         .iter()
         .map(|d| Kind::from_declared(d.as_deref()))
         .collect();
-    let mut budget = CELLS_PER_GIL_SLICE;
-    for (row_index, row) in rows.cells.chunks_exact(width).enumerate() {
-        let tuple = new_tuple(py, width)?;
-        for (col, cell) in row.iter().enumerate() {
-            let item =
-                cell_to_py(py, types, plan[col], cell).map_err(|reason| EngineError::Decode {
-                    column: rows.columns[col].clone(),
-                    reason: format!(
-                        "declared {}: {reason}",
-                        rows.declared[col].as_deref().unwrap_or("without a type")
-                    ),
-                })?;
-            // SAFETY: fresh tuple, index in range; SET_ITEM steals the new reference.
-            unsafe { pyo3::ffi::PyTuple_SET_ITEM(tuple.as_ptr(), col as isize, item.into_ptr()) };
-        }
-        // SAFETY: fresh list, index in range.
-        unsafe { pyo3::ffi::PyList_SET_ITEM(list.as_ptr(), row_index as isize, tuple.into_ptr()) };
-        budget = budget.saturating_sub(width);
-        if budget == 0 {
-            budget = CELLS_PER_GIL_SLICE;
-            py.detach(|| ());
-        }
-    }
-    Ok(list)
+    build_rows(py, rows.len(), width, |row, col| {
+        cell_to_py(py, types, plan[col], &rows.cells[row * width + col]).map_err(|reason| {
+            EngineError::Decode {
+                column: rows.columns[col].clone(),
+                reason: format!(
+                    "declared {}: {reason}",
+                    rows.declared[col].as_deref().unwrap_or("without a type")
+                ),
+            }
+        })
+    })
 }
 
 fn natural<'py>(py: Python<'py>, cell: &Cell) -> PyResult<Bound<'py, PyAny>> {

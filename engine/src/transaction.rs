@@ -9,11 +9,12 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::bridge::{spawn_detached, spawn_outcome};
-use crate::engine::{submit, EngineCore, Route, StatementArgs};
+use crate::engine::EngineCore;
 use crate::errors::{EngineError, EngineResult};
 use crate::isolation::{next_id, quote_identifier, savepoint_name};
+use crate::runner::StatementRunner;
 use crate::session::{BackendKind, Pinned};
-use crate::statement::{Action, Payload, Statement};
+use crate::statement::{Payload, Statement};
 
 pub enum TxKind {
     /// BEGIN ... COMMIT on a connection of its own.
@@ -245,22 +246,30 @@ impl Drop for TxShared {
 
 /// A transaction. Statements run on its connection; finish it with `commit()` or
 /// `rollback()` (dropping it unfinished rolls it back).
-#[pyclass(module = "yara_orm._engine", frozen)]
+#[pyclass(module = "yara_orm._engine", extends = StatementRunner, frozen)]
 pub struct Transaction {
     shared: Arc<TxShared>,
 }
 
+/// A new `Transaction` on its way to Python (a subclass needs its base built with it).
+pub struct NewTransaction(pub TxShared);
+
+impl<'py> IntoPyObject<'py> for NewTransaction {
+    type Target = Transaction;
+    type Output = Bound<'py, Transaction>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, Transaction>> {
+        let shared = Arc::new(self.0);
+        let base = StatementRunner::for_transaction(Arc::clone(&shared.core), Arc::clone(&shared));
+        Bound::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(Transaction { shared }),
+        )
+    }
+}
+
 impl Transaction {
-    pub fn new(shared: TxShared) -> Transaction {
-        Transaction {
-            shared: Arc::new(shared),
-        }
-    }
-
-    fn route(&self) -> Route {
-        Route::Transaction(Arc::clone(&self.shared))
-    }
-
     fn control<'py>(
         &self,
         py: Python<'py>,
@@ -274,54 +283,6 @@ impl Transaction {
 
 #[pymethods]
 impl Transaction {
-    #[pyo3(signature = (sql, params=None, *, with_columns=false, with_stats=false))]
-    fn fetch_rows<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params: Option<&Bound<'py, PyAny>>,
-        with_columns: bool,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Fetch, sql, params, with_columns, with_stats);
-        submit(py, &self.shared.core, self.route(), args)
-    }
-
-    #[pyo3(signature = (sql, params=None, *, with_stats=false))]
-    fn execute<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params: Option<&Bound<'py, PyAny>>,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Execute, sql, params, false, with_stats);
-        submit(py, &self.shared.core, self.route(), args)
-    }
-
-    #[pyo3(signature = (sql, params_seq, *, with_stats=false))]
-    fn execute_many<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        params_seq: &Bound<'py, PyAny>,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::many(sql, params_seq, with_stats);
-        submit(py, &self.shared.core, self.route(), args)
-    }
-
-    #[pyo3(signature = (sql, *, with_stats=false))]
-    fn execute_script<'py>(
-        &self,
-        py: Python<'py>,
-        sql: &str,
-        with_stats: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = StatementArgs::single(Action::Script, sql, None, false, with_stats);
-        submit(py, &self.shared.core, self.route(), args)
-    }
-
     /// Create a named savepoint inside this transaction.
     fn savepoint<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         self.control(py, format!("SAVEPOINT {}", quote_identifier(name)), false)

@@ -1,0 +1,180 @@
+//! `StatementRunner`, the base class of `Engine` and `Transaction`: the statement methods, and
+//! the one path every statement takes from Python into the runtime.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+
+use crate::bridge::spawn_awaitable;
+use crate::engine::EngineCore;
+use crate::errors::{EngineError, EngineResult};
+use crate::reply::{Reply, Shape};
+use crate::session::{run_pooled, Pinned};
+use crate::statement::{Action, Statement};
+use crate::stats::StatsDraft;
+use crate::transaction::TxShared;
+use crate::value::{values_from_params, Value};
+
+/// Runs statements: on the engine (pooled, or the isolation's connection) or in a transaction.
+#[pyclass(module = "yara_orm._engine", subclass, frozen)]
+pub struct StatementRunner {
+    core: Arc<EngineCore>,
+    transaction: Option<Arc<TxShared>>,
+}
+
+impl StatementRunner {
+    pub fn for_engine(core: Arc<EngineCore>) -> Self {
+        StatementRunner {
+            core,
+            transaction: None,
+        }
+    }
+
+    pub fn for_transaction(core: Arc<EngineCore>, transaction: Arc<TxShared>) -> Self {
+        StatementRunner {
+            core,
+            transaction: Some(transaction),
+        }
+    }
+
+    /// Convert the parameters under the GIL, then hand the statement to the runtime.
+    fn submit<'py>(
+        &self,
+        py: Python<'py>,
+        action: Action,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        batches: Option<&Bound<'py, PyAny>>,
+        shape: Shape,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut draft = StatsDraft::start();
+        let prepared = (|| -> EngineResult<Statement> {
+            self.core.check_open()?;
+            Ok(Statement {
+                sql: Arc::from(sql),
+                params: values_from_params(params)?,
+                batches: batches.map(batches_from).transpose()?.unwrap_or_default(),
+                action,
+            })
+        })();
+        let stmt = Arc::new(prepared.map_err(|e| e.into_pyerr(py))?);
+        // Decided now, in call order: isolation entered after this call does not capture it.
+        let destination = match &self.transaction {
+            Some(tx) => Destination::Transaction(Arc::clone(tx)),
+            None => match self.core.isolation_top() {
+                Some((pinned, _)) => Destination::Isolated(pinned),
+                None => Destination::Pool,
+            },
+        };
+        let core = Arc::clone(&self.core);
+        draft.bound();
+        spawn_awaitable(
+            py,
+            move |cancel| async move {
+                match destination {
+                    Destination::Pool => run_pooled(&core.backend, stmt, cancel).await,
+                    Destination::Isolated(pinned) => pinned.run(stmt, true, cancel).await,
+                    Destination::Transaction(tx) => tx.run(stmt, cancel).await,
+                }
+            },
+            move |outcome| Reply::new(outcome, draft, shape),
+        )
+    }
+}
+
+enum Destination {
+    Pool,
+    Isolated(Arc<Pinned>),
+    Transaction(Arc<TxShared>),
+}
+
+fn batches_from(seq: &Bound<'_, PyAny>) -> EngineResult<Vec<Vec<Value>>> {
+    let iter = seq
+        .try_iter()
+        .map_err(|_| EngineError::interface("execute_many takes a list of parameter lists"))?;
+    let mut batches = Vec::new();
+    for (index, item) in iter.enumerate() {
+        let item = item.map_err(|e| EngineError::interface(e.to_string()))?;
+        let values = values_from_params(Some(&item)).map_err(|err| match err {
+            EngineError::Parameter {
+                position,
+                python_type,
+                reason,
+            } => EngineError::Parameter {
+                position,
+                python_type,
+                reason: format!("{reason} (in parameter set {index})"),
+            },
+            other => other,
+        })?;
+        batches.push(values);
+    }
+    Ok(batches)
+}
+
+#[pymethods]
+impl StatementRunner {
+    /// Rows as a list of tuples (`(names, rows)` with `with_columns`).
+    #[pyo3(signature = (sql, params=None, *, with_columns=false, with_stats=false))]
+    fn fetch_rows<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        with_columns: bool,
+        with_stats: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shape = Shape {
+            columns: with_columns,
+            stats: with_stats,
+        };
+        self.submit(py, Action::Fetch, sql, params, None, shape)
+    }
+
+    /// Run one statement; the number of rows it affected.
+    #[pyo3(signature = (sql, params=None, *, with_stats=false))]
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params: Option<&Bound<'py, PyAny>>,
+        with_stats: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shape = Shape {
+            columns: false,
+            stats: with_stats,
+        };
+        self.submit(py, Action::Execute, sql, params, None, shape)
+    }
+
+    /// One statement for many parameter lists, all or nothing; the total affected rows.
+    #[pyo3(signature = (sql, params_seq, *, with_stats=false))]
+    fn execute_many<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        params_seq: &Bound<'py, PyAny>,
+        with_stats: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shape = Shape {
+            columns: false,
+            stats: with_stats,
+        };
+        self.submit(py, Action::ExecuteMany, sql, None, Some(params_seq), shape)
+    }
+
+    /// Several `;`-separated statements without parameters (DDL).
+    #[pyo3(signature = (sql, *, with_stats=false))]
+    fn execute_script<'py>(
+        &self,
+        py: Python<'py>,
+        sql: &str,
+        with_stats: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shape = Shape {
+            columns: false,
+            stats: with_stats,
+        };
+        self.submit(py, Action::Script, sql, None, None, shape)
+    }
+}
