@@ -1,14 +1,21 @@
 //! The hot loop: filling a list of row tuples, positionally, under the GIL. Each backend's
 //! decoder supplies one cell at a time; this loop owns allocation and the GIL slicing.
 
+use std::time::{Duration, Instant};
+
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::errors::EngineError;
 
-/// Cells built between two brief GIL releases, so a huge result cannot starve the event loop
-/// (the asyncio thread asks for the GIL every 5 ms and gets it at the next release).
-const CELLS_PER_GIL_SLICE: usize = 16_384;
+/// How often (in cells) the loop looks at the clock.
+const CELLS_PER_CLOCK_CHECK: usize = 2_048;
+/// The longest the GIL is held in one go while building a large result.
+const GIL_SLICE: Duration = Duration::from_millis(2);
+/// How long the GIL is let go between slices. A bare release is not enough: CPython's waiting
+/// thread is woken, but this thread retakes the GIL before it runs, and as the release resets
+/// the waiter's 5 ms timer it never gets to ask for a forced switch. Pausing briefly lets it in.
+const GIL_PAUSE: Duration = Duration::from_micros(100);
 
 /// Build `row_count` tuples of `width` cells; `cell(row, col)` makes each item.
 pub fn build_rows<'py, F>(
@@ -21,7 +28,8 @@ where
     F: FnMut(usize, usize) -> Result<Bound<'py, PyAny>, EngineError>,
 {
     let list = new_list(py, row_count)?;
-    let mut budget = CELLS_PER_GIL_SLICE;
+    let mut budget = CELLS_PER_CLOCK_CHECK;
+    let mut slice_started = Instant::now();
     for row in 0..row_count {
         let tuple = new_tuple(py, width)?;
         for col in 0..width {
@@ -33,8 +41,11 @@ where
         unsafe { pyo3::ffi::PyList_SET_ITEM(list.as_ptr(), row as isize, tuple.into_ptr()) };
         budget = budget.saturating_sub(width.max(1));
         if budget == 0 {
-            budget = CELLS_PER_GIL_SLICE;
-            py.detach(|| ());
+            budget = CELLS_PER_CLOCK_CHECK;
+            if slice_started.elapsed() >= GIL_SLICE {
+                py.detach(|| std::thread::sleep(GIL_PAUSE));
+                slice_started = Instant::now();
+            }
         }
     }
     Ok(list)
