@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -32,16 +34,23 @@ async def _admin(url: str, *statements: str) -> None:
         await engine.close()
 
 
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion even when asked from inside a running loop (an async
+    fixture may be the first to need the database)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="session")
 def pg_url(worker_id: str) -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (one per xdist worker)."""
     admin_url = os.environ.get("YARA_TEST_PG_URL", DEFAULT_PG_URL)
     name = f"yara_engine_tests_{os.getpid()}_{worker_id}"
-    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    _run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
     try:
         yield _with_database(admin_url, name)
     finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

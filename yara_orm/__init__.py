@@ -1,48 +1,83 @@
 """yara-orm: an async ORM for Python on a Rust engine.
 
 The engine (``yara_orm._engine``) pools connections to PostgreSQL or SQLite, binds
-parameters and decodes rows in Rust, releasing the GIL for all I/O.
+parameters and decodes rows in Rust, releasing the GIL for all I/O. On top of it: models,
+querysets, relations and transactions in the style of Tortoise ORM.
 """
 
+from yara_orm import fields
 from yara_orm._engine import Engine, QueryStats, StatementRunner, Transaction
+from yara_orm.connection import connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import (
     ConfigurationError,
     DatabaseError,
     DataError,
     DBConnectionError,
+    DoesNotExist,
+    FieldError,
     IntegrityError,
     InterfaceError,
     InternalError,
+    MultipleObjectsReturned,
     NotSupportedError,
     OperationalError,
     ParameterTypeError,
     PoolTimeoutError,
     ProgrammingError,
     QueryCanceledError,
+    RelationNotLoaded,
+    TransactionManagementError,
     TransactionRollbackError,
+    ValidationError,
     YaraError,
 )
+from yara_orm.models import Model
+from yara_orm.orm import YaraOrm
+from yara_orm.query import Avg, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value
+from yara_orm.transactions import atomic, in_transaction
 
 __all__ = [
+    "Avg",
     "ConfigurationError",
+    "Count",
     "DBConnectionError",
     "DataError",
     "DatabaseError",
+    "DoesNotExist",
     "Engine",
+    "F",
+    "FieldError",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "Max",
+    "Min",
+    "Model",
+    "MultipleObjectsReturned",
     "NotSupportedError",
     "OperationalError",
     "ParameterTypeError",
     "PoolTimeoutError",
+    "Prefetch",
     "ProgrammingError",
+    "Q",
     "QueryCanceledError",
+    "QuerySet",
     "QueryStats",
+    "RelationNotLoaded",
     "StatementRunner",
+    "Sum",
     "Transaction",
+    "TransactionManagementError",
     "TransactionRollbackError",
+    "ValidationError",
+    "Value",
     "YaraError",
+    "YaraOrm",
+    "atomic",
     "connect",
+    "connections",
+    "fields",
+    "in_transaction",
 ]

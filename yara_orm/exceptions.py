@@ -14,16 +14,22 @@ __all__ = [
     "DBConnectionError",
     "DataError",
     "DatabaseError",
+    "DoesNotExist",
+    "FieldError",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "MultipleObjectsReturned",
     "NotSupportedError",
     "OperationalError",
     "ParameterTypeError",
     "PoolTimeoutError",
     "ProgrammingError",
     "QueryCanceledError",
+    "RelationNotLoaded",
+    "TransactionManagementError",
     "TransactionRollbackError",
+    "ValidationError",
     "YaraError",
 ]
 
@@ -112,3 +118,36 @@ class NotSupportedError(DatabaseError):
 
 class InternalError(DatabaseError):
     """The transaction is in a state that allows no more work, or the server failed."""
+
+
+# The ORM's own mistakes: raised before any SQL is sent.
+
+
+class FieldError(YaraError, AttributeError):
+    """An unknown field, lookup or relation was named; the message lists the valid ones."""
+
+
+class ValidationError(YaraError, ValueError):
+    """A value does not fit its field: the message names the model, the field and the value."""
+
+    def __init__(self, message: str, *, model: str = "", field: str = "", value: object = None):
+        super().__init__(message)
+        self.model = model
+        self.field = field
+        self.value = value
+
+
+class DoesNotExist(YaraError, LookupError):
+    """`get()` found no row."""
+
+
+class MultipleObjectsReturned(YaraError, LookupError):
+    """`get()` found more than one row."""
+
+
+class RelationNotLoaded(YaraError, AttributeError):
+    """A relation was used before it was fetched; the message says how to load it."""
+
+
+class TransactionManagementError(YaraError):
+    """A transaction was used outside its block, or the ORM has no connection to run it on."""

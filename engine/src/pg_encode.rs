@@ -221,9 +221,11 @@ fn text_value(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<(), String
     }
 }
 
+/// A `str` is JSON text already (as asyncpg and SQLite's JSON columns take it); dicts, lists
+/// and other scalars are serialised.
 fn json_text(value: &Value) -> Result<String, String> {
     match value {
-        Value::Json(text) => Ok(text.clone()),
+        Value::Json(text) | Value::Text(text) => Ok(text.clone()),
         other => other.to_json_text(),
     }
 }

@@ -99,9 +99,8 @@ EDGE_CASES = [
 @pytest.mark.parametrize(("kind", "value"), EDGE_CASES, ids=lambda v: str(v)[:30])
 async def test_round_trip(engine: Engine, backend: str, kind: str, value: Any) -> None:
     sent = value
-    if backend == "sqlite" and kind == "json" and not isinstance(value, dict | list):
-        # SQLite binds by Python type (it cannot see the column's): a JSON scalar goes as its
-        # JSON text; dicts and lists are serialised by the engine.
+    if kind == "json" and not isinstance(value, dict | list):
+        # A str bound to a JSON column is JSON text; dicts and lists the engine serialises.
         sent = json.dumps(value)
     back = await round_trip(engine, backend, kind, sent)
     if isinstance(value, Decimal) and value.is_nan():

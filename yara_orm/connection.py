@@ -1,0 +1,224 @@
+"""Connections, and the one path every statement of the ORM takes to the engine.
+
+`DatabaseClient._run` is that path: model operations, querysets, relation loads, raw SQL,
+DDL and transaction statements all pass through it. Listeners (the test toolkit's recorder,
+the N+1 detector) see each statement's SQL, parameters and engine timings; with no listener
+the path adds one truth test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from yara_orm._engine import Engine, QueryStats, StatementRunner
+from yara_orm.dialects import DIALECTS, Dialect
+from yara_orm.exceptions import ConfigurationError
+
+
+@dataclass(frozen=True)
+class QueryBatch:
+    """The instances one multi-row query produced: they share this object as `_batch`."""
+
+    id: int
+    model: str
+    size: int
+
+
+_batch_ids = itertools.count(1)
+
+
+def new_batch(model: str, size: int) -> QueryBatch:
+    return QueryBatch(next(_batch_ids), model, size)
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Why a statement runs, when the ORM knows: loading a relation of an instance."""
+
+    model: str
+    relation: str
+    kind: str  # "lazy" (one instance awaited its relation) or "prefetch"
+    instance_pk: Any = None
+    batch: QueryBatch | None = None
+
+
+current_load: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar(
+    "yara_current_load", default=None
+)
+
+
+@dataclass
+class QueryEvent:
+    """One statement, as listeners see it."""
+
+    sql: str
+    params: Sequence[Any] | None
+    connection: str
+    stats: QueryStats | None = None
+    error: BaseException | None = None
+    context: LoadContext | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+T = TypeVar("T")
+Listener = Callable[[QueryEvent], None]
+_listeners: list[Listener] = []
+
+
+def add_listener(listener: Listener) -> None:
+    _listeners.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    with contextlib.suppress(ValueError):
+        _listeners.remove(listener)
+
+
+@contextlib.contextmanager
+def listening(listener: Listener) -> Iterator[Listener]:
+    """Call `listener` for every statement run inside the block."""
+    add_listener(listener)
+    try:
+        yield listener
+    finally:
+        remove_listener(listener)
+
+
+class DatabaseClient:
+    """Runs SQL for the ORM on an engine, or inside one of its transactions."""
+
+    def __init__(self, name: str, runner: StatementRunner, dialect: Dialect) -> None:
+        self.name = name
+        self.runner = runner
+        self.dialect = dialect
+
+    @property
+    def in_transaction(self) -> bool:
+        return False
+
+    async def _run(self, method: str, sql: str, params: Any, **options: Any) -> Any:
+        call = getattr(self.runner, method)
+        args = (sql,) if method == "execute_script" else (sql, params)
+        if not _listeners:
+            return await call(*args, **options)
+        event = QueryEvent(sql, params, self.name, context=current_load.get())
+        try:
+            result, event.stats = await call(*args, with_stats=True, **options)
+        except BaseException as error:
+            event.error = error
+            self._notify(event)
+            raise
+        self._notify(event)
+        return result
+
+    async def control(self, sql: str, operation: Awaitable[T]) -> T:
+        """Await a transaction-control operation of the engine, telling listeners about it as
+        `sql` (it carries no engine timings)."""
+        if not _listeners:
+            return await operation
+        event = QueryEvent(sql, None, self.name, extra={"control": True})
+        try:
+            result = await operation
+        except BaseException as error:
+            event.error = error
+            self._notify(event)
+            raise
+        self._notify(event)
+        return result
+
+    @staticmethod
+    def _notify(event: QueryEvent) -> None:
+        for listener in list(_listeners):
+            listener(event)
+
+    async def fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows as tuples."""
+        return await self._run("fetch_rows", sql, params)  # type: ignore[no-any-return]
+
+    async def fetch_with_columns(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        return await self._run("fetch_rows", sql, params, with_columns=True)  # type: ignore[no-any-return]
+
+    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """The number of rows affected."""
+        return await self._run("execute", sql, params)  # type: ignore[no-any-return]
+
+    async def execute_many(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> int:
+        return await self._run("execute_many", sql, params_seq)  # type: ignore[no-any-return]
+
+    async def execute_script(self, sql: str) -> None:
+        await self._run("execute_script", sql, None)
+
+    async def execute_query(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Tortoise's raw API: (row count, rows as dicts)."""
+        names, rows = await self.fetch_with_columns(sql, params)
+        return len(rows), [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def execute_query_dict(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        return (await self.execute_query(sql, params))[1]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.dialect.name}>"
+
+
+class Connections:
+    """The named engines the ORM was initialised with."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, DatabaseClient] = {}
+        self._engines: dict[str, Engine] = {}
+
+    def register(self, name: str, engine: Engine) -> DatabaseClient:
+        client = DatabaseClient(name, engine, DIALECTS[engine.backend])
+        self._clients[name] = client
+        self._engines[name] = engine
+        return client
+
+    def get(self, name: str = "default") -> DatabaseClient:
+        """The client for `name`: the current transaction's, if one is open in this task."""
+        from yara_orm.transactions import current_transaction
+
+        active = current_transaction(name)
+        if active is not None:
+            return active
+        return self.base(name)
+
+    def base(self, name: str = "default") -> DatabaseClient:
+        """The client outside any transaction."""
+        try:
+            return self._clients[name]
+        except KeyError:
+            if not self._clients:
+                raise ConfigurationError(
+                    "yara-orm is not initialised: call `await YaraOrm.init(url)` first"
+                ) from None
+            raise ConfigurationError(
+                f"no connection named {name!r}; known: {', '.join(sorted(self._clients))}"
+            ) from None
+
+    def engine(self, name: str = "default") -> Engine:
+        self.base(name)
+        return self._engines[name]
+
+    def names(self) -> list[str]:
+        return list(self._clients)
+
+    async def close_all(self) -> None:
+        engines = list(self._engines.values())
+        self._clients.clear()
+        self._engines.clear()
+        for engine in engines:
+            await engine.close()
+
+
+connections = Connections()

@@ -1,0 +1,85 @@
+"""What every SQL dialect provides. The ORM writes SQL only through these methods, so a new
+backend is a new dialect (plus an engine backend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from yara_orm.fields.base import Field
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, for the ORM and for tests that must know."""
+
+    returning: bool = True
+    select_for_update: bool = False
+    isolation_levels: tuple[str, ...] = ()
+    transactional_ddl: bool = True
+
+
+class Dialect:
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    # Logical field kind -> column type; "{max_length}" etc. are filled from the field.
+    column_types: ClassVar[dict[str, str]]
+
+    def placeholder(self, index: int) -> str:
+        """The placeholder of the `index`-th (1-based) parameter."""
+        raise NotImplementedError
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def column_type(self, field: Field) -> str:
+        template = self.column_types[field.db_kind]
+        return template.format(**field.type_arguments())
+
+    def typed_placeholder(self, index: int, field: Field) -> str:
+        """A placeholder whose type the server cannot infer from context (CASE branches)."""
+        return self.placeholder(index)
+
+    def auto_increment_column(self, field: Field) -> str:
+        """The whole column definition of an auto-incrementing primary key."""
+        raise NotImplementedError
+
+    def in_list(self, column: str, values: list[object], params: list[object]) -> str:
+        """`column IN (...)`, appending the values to `params`."""
+        if not values:
+            return "1 = 0"
+        marks = []
+        for value in values:
+            params.append(value)
+            marks.append(self.placeholder(len(params)))
+        return f"{column} IN ({', '.join(marks)})"
+
+    def text_match(
+        self, column: str, value: str, kind: str, insensitive: bool, params: list[object]
+    ) -> str:
+        """`contains` / `startswith` / `endswith` (or `exact` when insensitive)."""
+        pattern = escape_like(value)
+        if kind == "contains":
+            pattern = f"%{pattern}%"
+        elif kind == "startswith":
+            pattern = f"{pattern}%"
+        elif kind == "endswith":
+            pattern = f"%{pattern}"
+        params.append(pattern)
+        mark = self.placeholder(len(params))
+        if insensitive:
+            return f"LOWER({column}) LIKE LOWER({mark}) ESCAPE '\\'"
+        return f"{column} LIKE {mark} ESCAPE '\\'"
+
+    def date_part(self, column: str, part: str) -> str:
+        raise NotImplementedError
+
+    def for_update(self, nowait: bool, skip_locked: bool) -> str:
+        return ""
+
+
+def escape_like(value: str) -> str:
+    """Escape LIKE's wildcards so user text matches literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,63 @@
+"""SQLite: `?` placeholders, declared types the engine decodes, strftime for date parts.
+
+Declared types matter: the engine rebuilds Decimal, UUID, datetime, bool and JSON from them.
+Decimals use `DECIMAL_TEXT`, whose text affinity keeps every digit (`DECIMAL` would round
+through a float)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from yara_orm.dialects.base import Capabilities, Dialect
+
+if TYPE_CHECKING:
+    from yara_orm.fields.base import Field
+
+DATE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M"}
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    capabilities = Capabilities(returning=True, select_for_update=False)
+    column_types: ClassVar[dict[str, str]] = {
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "smallint": "SMALLINT",
+        "float": "REAL",
+        "decimal": "DECIMAL_TEXT({max_digits}, {decimal_places})",
+        "char": "VARCHAR({max_length})",
+        "text": "TEXT",
+        "bool": "BOOLEAN",
+        "binary": "BLOB",
+        "datetime": "TIMESTAMP",
+        "date": "DATE",
+        "time": "TIME",
+        "timedelta": "INTERVAL",
+        "uuid": "UUID",
+        "json": "JSON",
+    }
+
+    def placeholder(self, index: int) -> str:
+        return "?"
+
+    def auto_increment_column(self, field: Field) -> str:
+        # INTEGER PRIMARY KEY is SQLite's rowid; AUTOINCREMENT never reuses deleted ids.
+        return f"{self.quote(field.column)} INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def text_match(
+        self, column: str, value: str, kind: str, insensitive: bool, params: list[object]
+    ) -> str:
+        if insensitive:
+            return super().text_match(column, value, kind, insensitive, params)
+        # SQLite's LIKE ignores case: match case-sensitively with instr/substr instead.
+        params.append(value)
+        mark = self.placeholder(len(params))
+        if kind == "contains":
+            return f"instr({column}, {mark}) > 0"
+        if kind == "startswith":
+            return f"instr({column}, {mark}) = 1"
+        params.append(value)
+        return f"substr({column}, length({column}) - length({mark}) + 1) = {mark}"
+
+    def date_part(self, column: str, part: str) -> str:
+        return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"

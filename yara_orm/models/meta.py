@@ -1,0 +1,125 @@
+"""`Model._meta`: a model's table, fields and the plans computed once per model (column
+lists, hydration order, converters)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from yara_orm.exceptions import FieldError
+from yara_orm.fields.base import Field
+from yara_orm.fields.relations import (
+    BackwardManyToMany,
+    BackwardOneToOne,
+    BackwardRelation,
+    ForeignKeyField,
+    ManyToManyField,
+)
+
+if TYPE_CHECKING:
+    from yara_orm.models.base import Model
+
+
+class MetaInfo:
+    def __init__(
+        self,
+        model: type[Model],
+        *,
+        table: str,
+        abstract: bool,
+        ordering: tuple[str, ...],
+        unique_together: tuple[tuple[str, ...], ...],
+        indexes: tuple[tuple[str, ...], ...],
+        connection: str,
+        table_description: str | None,
+    ) -> None:
+        self.model = model
+        self.table = table
+        self.abstract = abstract
+        self.ordering = ordering
+        self.unique_together = unique_together
+        self.indexes = indexes
+        self.connection = connection
+        self.table_description = table_description
+        self.fields: dict[str, Field] = {}
+        # Fields as declared (inherited ones included), before the ORM adds reverse sides.
+        self.declared: dict[str, Field] = {}
+        self.pk: Field = None  # type: ignore[assignment]
+        self.finalized = False
+        # Plans, built by `finalize()`.
+        self.columns: list[Field] = []
+        self.attnames: tuple[str, ...] = ()
+        self.converters: list[tuple[int, Callable[[Any], Any]]] = []
+
+    def add_field(self, name: str, field: Field) -> None:
+        field.bind(self.model, name)
+        self.fields[name] = field
+        if field.pk:
+            if self.pk is not None and self.pk is not field:
+                raise FieldError(
+                    f"{self.model.__name__} has two primary keys: {self.pk.name} and {name}"
+                )
+            self.pk = field
+
+    def finalize(self) -> None:
+        """Compute the per-model plans once every relation is resolved."""
+        self.columns = [f for f in self.fields.values() if f.has_column]
+        self.attnames = tuple(attname(f) for f in self.columns)
+        self.converters = [
+            (index, f.from_db) for index, f in enumerate(self.columns) if f.from_db is not None
+        ]
+        self.by_column = {f.column: f for f in self.columns}
+        self.finalized = True
+
+    # Lookups used by the query compiler -------------------------------------------------
+
+    @property
+    def forward_fks(self) -> list[ForeignKeyField]:
+        return [f for f in self.fields.values() if isinstance(f, ForeignKeyField)]
+
+    @property
+    def m2m_fields(self) -> list[ManyToManyField | BackwardManyToMany]:
+        return [
+            f for f in self.fields.values() if isinstance(f, ManyToManyField | BackwardManyToMany)
+        ]
+
+    @property
+    def backward_relations(self) -> list[BackwardRelation]:
+        return [f for f in self.fields.values() if isinstance(f, BackwardRelation)]
+
+    def field(self, name: str) -> Field:
+        if name == "pk":
+            return self.pk
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise FieldError(
+                f"{self.model.__name__} has no field {name!r}; "
+                f"valid fields: {', '.join(sorted(self.fields))}"
+            ) from None
+
+    def column_field(self, name: str) -> Field:
+        """A field stored in this table (an FK may be named by its `_id` attname too)."""
+        if name == "pk":
+            return self.pk
+        for f in self.columns:
+            if name in (f.name, attname(f)):
+                return f
+        relation = self.fields.get(name)
+        if relation is not None:
+            raise FieldError(
+                f"{self.model.__name__}.{name} is a relation stored in another table; "
+                "it cannot be set or selected as a column"
+            )
+        raise FieldError(
+            f"{self.model.__name__} has no field {name!r}; "
+            f"valid fields: {', '.join(sorted(self.fields))}"
+        )
+
+    def is_one_to_one_reverse(self, field: Field) -> bool:
+        return isinstance(field, BackwardOneToOne)
+
+
+def attname(field: Field) -> str:
+    """The instance attribute holding a column's value (`author_id` for the FK `author`)."""
+    return field.attname if isinstance(field, ForeignKeyField) else field.name

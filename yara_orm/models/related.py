@@ -1,0 +1,247 @@
+"""What relation attributes return on instances: an awaitable for a forward relation not yet
+loaded, and managers for the to-many sides. Each lazy load tells the execution path which
+relation of which instance it is loading, so the N+1 detector can be exact."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from yara_orm.connection import LoadContext, connections
+from yara_orm.exceptions import RelationNotLoaded, ValidationError
+from yara_orm.fields.relations import (
+    BackwardManyToMany,
+    BackwardOneToOne,
+    BackwardRelation,
+    ForeignKeyField,
+    ManyToManyField,
+    cache_key,
+)
+
+if TYPE_CHECKING:
+    from yara_orm.models.base import Model
+    from yara_orm.query.queryset import QuerySet
+
+
+def _lazy(instance: Model, name: str) -> LoadContext:
+    return LoadContext(type(instance).__name__, name, "lazy", instance.pk, instance._batch)
+
+
+def _not_loaded(instance: Model, name: str) -> RelationNotLoaded:
+    model = type(instance).__name__
+    return RelationNotLoaded(
+        f"{model}.{name} is not loaded. Load it with `await obj.{name}`, "
+        f"`await obj.fetch_related({name!r})`, or when querying with "
+        f".prefetch_related({name!r}) or .select_related({name!r})"
+    )
+
+
+class PendingRelation:
+    """`book.author` before it is loaded: await it; using it directly raises."""
+
+    __slots__ = ("_field", "_instance")
+
+    def __init__(self, instance: Model, field: ForeignKeyField | BackwardOneToOne) -> None:
+        self._instance = instance
+        self._field = field
+
+    async def _load(self) -> Model | None:
+        field, instance = self._field, self._instance
+        if isinstance(field, ForeignKeyField):
+            query = field.related_model.filter(pk=instance.__dict__[field.attname])
+        else:
+            query = field.related_model.filter(**{field.forward.attname: instance.pk})
+        query._load_context = _lazy(instance, field.name)
+        found = await query.first()
+        instance.__dict__[cache_key(field.name)] = found
+        return found
+
+    def __await__(self) -> Generator[Any, None, Model | None]:
+        return self._load().__await__()
+
+    def __getattr__(self, name: str) -> Any:
+        raise _not_loaded(self._instance, self._field.name)
+
+    def __bool__(self) -> bool:
+        raise _not_loaded(self._instance, self._field.name)
+
+    def __repr__(self) -> str:
+        return f"<not loaded: {type(self._instance).__name__}.{self._field.name}>"
+
+
+class _ToManyManager:
+    """Shared by reverse foreign keys and many-to-many: querying, and the loaded cache."""
+
+    def __init__(self, instance: Model, name: str) -> None:
+        self.instance = instance
+        self.name = name
+
+    def _base(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def _query(self) -> QuerySet[Any]:
+        if self.instance.pk is None:
+            raise ValidationError(
+                f"{type(self.instance).__name__}.{self.name}: save the instance first",
+                model=type(self.instance).__name__,
+                field=self.name,
+            )
+        query = self._base()
+        query._load_context = _lazy(self.instance, self.name)
+        return query
+
+    def all(self) -> QuerySet[Any]:
+        return self._query()
+
+    def filter(self, *args: Any, **kwargs: Any) -> QuerySet[Any]:
+        return self._query().filter(*args, **kwargs)
+
+    def exclude(self, *args: Any, **kwargs: Any) -> QuerySet[Any]:
+        return self._query().exclude(*args, **kwargs)
+
+    def order_by(self, *names: str) -> QuerySet[Any]:
+        return self._query().order_by(*names)
+
+    async def count(self) -> int:
+        return await self._query().count()
+
+    async def exists(self) -> bool:
+        return await self._query().exists()
+
+    async def first(self) -> Any:
+        return await self._query().first()
+
+    async def _load(self) -> list[Any]:
+        found = await self._query()
+        self.instance.__dict__[cache_key(self.name)] = found
+        return found
+
+    def __await__(self) -> Generator[Any, None, list[Any]]:
+        return self._load().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        for item in await self._load():
+            yield item
+
+    def _cached(self) -> list[Any]:
+        try:
+            return self.instance.__dict__[cache_key(self.name)]  # type: ignore[no-any-return]
+        except KeyError:
+            raise _not_loaded(self.instance, self.name) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cached())
+
+    def __len__(self) -> int:
+        return len(self._cached())
+
+    def __getitem__(self, index: int) -> Any:
+        return self._cached()[index]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._cached()
+
+    def __bool__(self) -> bool:
+        return bool(self._cached())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {type(self.instance).__name__}.{self.name}>"
+
+
+class RelatedManager(_ToManyManager):
+    """`author.books`: the rows whose foreign key points at this instance."""
+
+    def __init__(self, instance: Model, relation: BackwardRelation) -> None:
+        super().__init__(instance, relation.name)
+        self.relation = relation
+
+    def _base(self) -> QuerySet[Any]:
+        return self.relation.related_model.filter(
+            **{self.relation.forward.attname: self.instance.pk}
+        )
+
+    async def create(self, **kwargs: Any) -> Any:
+        kwargs[self.relation.forward.name] = self.instance
+        return await self.relation.related_model.create(**kwargs)
+
+
+class ManyToManyManager(_ToManyManager):
+    """`book.tags` / `tag.books`: rows linked through the join table."""
+
+    def __init__(self, instance: Model, field: ManyToManyField | BackwardManyToMany) -> None:
+        super().__init__(instance, field.name)
+        self.field = field
+        forward = field if isinstance(field, ManyToManyField) else field.forward
+        self.forward = forward
+        if isinstance(field, ManyToManyField):
+            self.own_key, self.other_key = forward.backward_key, forward.forward_key
+            self.reverse_path = forward.related_name or ""
+        else:
+            self.own_key, self.other_key = forward.forward_key, forward.backward_key
+            self.reverse_path = forward.name
+
+    def _base(self) -> QuerySet[Any]:
+        target = self.field.related_model
+        return target.filter(**{f"{self.reverse_path}__pk": self.instance.pk})
+
+    def _pks(self, objects: tuple[Model, ...]) -> list[Any]:
+        target = self.field.related_model
+        pks = []
+        for obj in objects:
+            if not isinstance(obj, target) or obj.pk is None:
+                raise ValidationError(
+                    f"{type(self.instance).__name__}.{self.name} takes saved "
+                    f"{target.__name__} instances, not {obj!r}",
+                    model=type(self.instance).__name__,
+                    field=self.name,
+                    value=obj,
+                )
+            pks.append(obj.pk)
+        return pks
+
+    def _sql(self) -> tuple[Any, str, str, str]:
+        client = connections.get(type(self.instance)._meta.connection)
+        quote = client.dialect.quote
+        return client, quote(self.forward.through or ""), quote(self.own_key), quote(self.other_key)
+
+    async def add(self, *objects: Model) -> None:
+        """Link `objects`; links that exist already are left alone."""
+        wanted = list(dict.fromkeys(self._pks(objects)))
+        if not wanted:
+            return
+        client, through, own, other = self._sql()
+        mark = client.dialect.placeholder
+        params: list[Any] = [self.instance.pk]
+        present = client.dialect.in_list(other, wanted, params)
+        rows = await client.fetch(
+            f"SELECT {other} FROM {through} WHERE {own} = {mark(1)} AND {present}", params
+        )
+        existing = {row[0] for row in rows}
+        missing = [pk for pk in wanted if pk not in existing]
+        if missing:
+            await client.execute_many(
+                f"INSERT INTO {through} ({own}, {other}) VALUES ({mark(1)}, {mark(2)})",
+                [[self.instance.pk, pk] for pk in missing],
+            )
+        self.instance.__dict__.pop(cache_key(self.name), None)
+
+    async def remove(self, *objects: Model) -> None:
+        pks = self._pks(objects)
+        if not pks:
+            return
+        client, through, own, other = self._sql()
+        params: list[Any] = [self.instance.pk]
+        condition = client.dialect.in_list(other, pks, params)
+        await client.execute(
+            f"DELETE FROM {through} WHERE {own} = {client.dialect.placeholder(1)} AND {condition}",
+            params,
+        )
+        self.instance.__dict__.pop(cache_key(self.name), None)
+
+    async def clear(self) -> None:
+        client, through, own, _ = self._sql()
+        await client.execute(
+            f"DELETE FROM {through} WHERE {own} = {client.dialect.placeholder(1)}",
+            [self.instance.pk],
+        )
+        self.instance.__dict__[cache_key(self.name)] = []

@@ -1,0 +1,98 @@
+"""CREATE TABLE / INDEX statements for the initialised models, in dependency order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from yara_orm.fields.relations import ForeignKeyField, ManyToManyField
+
+if TYPE_CHECKING:
+    from yara_orm.dialects.base import Dialect
+    from yara_orm.models.base import Model
+
+
+def _ordered(models: list[type[Model]]) -> list[type[Model]]:
+    """Referenced tables first (self-references and cycles keep declaration order)."""
+    done: list[type[Model]] = []
+    visiting: set[type[Model]] = set()
+
+    def visit(model: type[Model]) -> None:
+        if model in done or model in visiting:
+            return
+        visiting.add(model)
+        for fk in model._meta.forward_fks:
+            if fk.related_model in models:
+                visit(fk.related_model)
+        visiting.discard(model)
+        done.append(model)
+
+    for model in models:
+        visit(model)
+    return done
+
+
+def table_sql(model: type[Model], dialect: Dialect, safe: bool) -> list[str]:
+    meta = model._meta
+    q = dialect.quote
+    exists = "IF NOT EXISTS " if safe else ""
+    lines = []
+    for field in meta.columns:
+        if field.pk and field.generated:
+            lines.append(dialect.auto_increment_column(field))
+            continue
+        parts = [q(field.column), dialect.column_type(field)]
+        if field.pk:
+            parts.append("PRIMARY KEY")
+        elif not field.null:
+            parts.append("NOT NULL")
+        if field.unique and not field.pk:
+            parts.append("UNIQUE")
+        if isinstance(field, ForeignKeyField) and field.db_constraint:
+            target = field.related_model._meta
+            parts.append(
+                f"REFERENCES {q(target.table)} ({q(target.pk.column)}) ON DELETE {field.on_delete}"
+            )
+        lines.append(" ".join(parts))
+    for group in meta.unique_together:
+        columns = ", ".join(q(meta.column_field(name).column) for name in group)
+        lines.append(f"UNIQUE ({columns})")
+    statements = [f"CREATE TABLE {exists}{q(meta.table)} (\n    " + ",\n    ".join(lines) + "\n)"]
+    indexed = [(f.column,) for f in meta.columns if f.index and not f.unique]
+    indexed += [tuple(meta.column_field(n).column for n in group) for group in meta.indexes]
+    for columns in indexed:
+        name = f"idx_{meta.table}_{'_'.join(columns)}"
+        cols = ", ".join(q(c) for c in columns)
+        statements.append(f"CREATE INDEX {exists}{q(name)} ON {q(meta.table)} ({cols})")
+    return statements
+
+
+def through_sql(field: ManyToManyField, dialect: Dialect, safe: bool) -> str:
+    q = dialect.quote
+    exists = "IF NOT EXISTS " if safe else ""
+    own = field.model._meta
+    other = field.related_model._meta
+
+    def key(name: str, meta: object) -> str:
+        pk = meta.pk  # type: ignore[attr-defined]
+        table = meta.table  # type: ignore[attr-defined]
+        kind = dialect.column_types["bigint" if pk.db_kind == "bigint" else pk.db_kind]
+        kind = kind.format(**pk.type_arguments())
+        return f"{q(name)} {kind} NOT NULL REFERENCES {q(table)} ({q(pk.column)}) ON DELETE CASCADE"
+
+    return (
+        f"CREATE TABLE {exists}{q(field.through or '')} (\n    "
+        f"{key(field.backward_key or '', own)},\n    {key(field.forward_key or '', other)},\n    "
+        f"UNIQUE ({q(field.backward_key or '')}, {q(field.forward_key or '')})\n)"
+    )
+
+
+def schema_sql(models: list[type[Model]], dialect: Dialect, safe: bool = True) -> list[str]:
+    statements: list[str] = []
+    ordered = _ordered(models)
+    for model in ordered:
+        statements.extend(table_sql(model, dialect, safe))
+    for model in ordered:
+        for field in model._meta.fields.values():
+            if isinstance(field, ManyToManyField):
+                statements.append(through_sql(field, dialect, safe))
+    return statements
