@@ -76,6 +76,10 @@ class Dialect:
     def date_part(self, column: str, part: str) -> str:
         raise NotImplementedError
 
+    def comparable(self, column: str, field: Field) -> str:
+        """The column as comparisons, ordering and arithmetic should see it."""
+        return column
+
     def for_update(self, nowait: bool, skip_locked: bool) -> str:
         return ""
 

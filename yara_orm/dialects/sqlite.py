@@ -59,5 +59,9 @@ class SqliteDialect(Dialect):
         params.append(value)
         return f"substr({column}, length({column}) - length({mark}) + 1) = {mark}"
 
+    def comparable(self, column: str, field: Field) -> str:
+        # Decimals are stored as exact text; compare and compute on their numeric value.
+        return f"CAST({column} AS REAL)" if field.db_kind == "decimal" else column
+
     def date_part(self, column: str, part: str) -> str:
         return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"

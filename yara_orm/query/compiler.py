@@ -165,14 +165,16 @@ class Compiler:
         probe = Compiler(self.model, self.dialect, alias_prefix="p")
         return probe.walk(key.split("__"), join=False)[3]
 
-    def column_for_path(self, path: str, aggregate: bool = False) -> str:
-        """The SQL of a field path or an annotation name (for F and aggregates)."""
+    def column_for_path(self, path: str, comparable: bool = False) -> str:
+        """The SQL of a field path or an annotation name. `comparable` when the value takes
+        part in a comparison, an ordering or arithmetic (see `Dialect.comparable`)."""
         if path in self.annotations:
             return self.annotations[path].compile(self)
         alias, field, rest, _ = self.walk(path.split("__"))
         if rest:
             raise FieldError(f"{path!r} must name a field, not a lookup")
-        return self.column(alias, field)
+        column = self.column(alias, field)
+        return self.dialect.comparable(column, field) if comparable else column
 
     # Filters ------------------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class Compiler:
             field: Field | None = None
         else:
             alias, field, rest, _ = self.walk(parts)
-            column = self.column(alias, field)
+            column = self.dialect.comparable(self.column(alias, field), field)
         if rest and rest[0] in DATE_PARTS:
             column = self.dialect.date_part(column, rest[0])
             rest = rest[1:]

@@ -96,7 +96,7 @@ class F(Expression):
         self.name = name
 
     def compile(self, compiler: Compiler) -> str:
-        return compiler.column_for_path(self.name)
+        return compiler.column_for_path(self.name, comparable=True)
 
     def __repr__(self) -> str:
         return f"F({self.name!r})"
@@ -135,7 +135,7 @@ class Aggregate(Expression):
         inner = (
             self.field.compile(compiler)
             if isinstance(self.field, Expression)
-            else compiler.column_for_path(self.field, aggregate=True)
+            else compiler.column_for_path(self.field, comparable=True)
         )
         distinct = "DISTINCT " if self.distinct else ""
         return f"{self.function}({distinct}{inner})"

@@ -193,7 +193,7 @@ class QuerySet(Generic[M]):
             if key in self._annotations:
                 column = self.client.dialect.quote(key)
             else:
-                column = compiler.column_for_path(key)
+                column = compiler.column_for_path(key, comparable=True)
             terms.append(f"{column} DESC" if descending else column)
         return ", ".join(terms)
 
@@ -465,6 +465,9 @@ class QuerySet(Generic[M]):
         sub = f"SELECT {pk} FROM {inner.from_clause()}"
         if inner_where:
             sub += f" WHERE {inner_where}"
+        order = self._order_sql(inner) if self._limit is not None or self._offset else ""
+        if order:
+            sub += f" ORDER BY {order}"
         if self._limit is not None:
             sub += f" LIMIT {inner.param(self._limit)}"
         if self._offset:
