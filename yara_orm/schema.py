@@ -57,11 +57,11 @@ def table_sql(model: type[Model], dialect: Dialect, safe: bool) -> list[str]:
         columns = ", ".join(q(meta.column_field(name).column) for name in group)
         lines.append(f"UNIQUE ({columns})")
     statements = [f"CREATE TABLE {exists}{q(meta.table)} (\n    " + ",\n    ".join(lines) + "\n)"]
-    indexed = [(f.column,) for f in meta.columns if f.index and not f.unique]
+    indexed: list[tuple[str, ...]] = [(f.column,) for f in meta.columns if f.index and not f.unique]
     indexed += [tuple(meta.column_field(n).column for n in group) for group in meta.indexes]
-    for columns in indexed:
-        name = f"idx_{meta.table}_{'_'.join(columns)}"
-        cols = ", ".join(q(c) for c in columns)
+    for index_columns in indexed:
+        name = f"idx_{meta.table}_{'_'.join(index_columns)}"
+        cols = ", ".join(q(c) for c in index_columns)
         statements.append(f"CREATE INDEX {exists}{q(name)} ON {q(meta.table)} ({cols})")
     return statements
 

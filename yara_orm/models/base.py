@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from yara_orm.exceptions import ConfigurationError, FieldError, ValidationError
@@ -22,7 +22,9 @@ def _meta_option(meta: type | None, name: str, default: Any) -> Any:
 
 
 class ModelMeta(type):
-    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kw: Any):
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kw: Any
+    ) -> ModelMeta:
         declared = {key: value for key, value in namespace.items() if isinstance(value, Field)}
         meta = namespace.pop("Meta", None)
         for key in declared:
@@ -130,6 +132,13 @@ class Model(metaclass=ModelMeta):
             state["_batch"] = batch
         return instance
 
+    def __await__(self) -> Generator[Any, None, Self]:
+        """`await book.author` works whether the relation was loaded already or not."""
+        return self._self().__await__()
+
+    async def _self(self) -> Self:
+        return self
+
     # Identity ----------------------------------------------------------------------------
 
     @property
@@ -143,7 +152,7 @@ class Model(metaclass=ModelMeta):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.pk is not None and self.pk == other.pk  # type: ignore[attr-defined]
+        return self.pk is not None and bool(self.pk == other.pk)
 
     def __hash__(self) -> int:
         if self.pk is None:
@@ -205,7 +214,9 @@ class Model(metaclass=ModelMeta):
         return instance
 
     @classmethod
-    async def get_or_create(cls, defaults: dict[str, Any] | None = None, **kwargs: Any):
+    async def get_or_create(
+        cls, defaults: dict[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[Self, bool]:
         from yara_orm.transactions import in_transaction
 
         async with in_transaction(cls._meta.connection):
@@ -215,7 +226,9 @@ class Model(metaclass=ModelMeta):
             return await cls.create(**{**kwargs, **(defaults or {})}), True
 
     @classmethod
-    async def update_or_create(cls, defaults: dict[str, Any] | None = None, **kwargs: Any):
+    async def update_or_create(
+        cls, defaults: dict[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[Self, bool]:
         from yara_orm.transactions import in_transaction
 
         async with in_transaction(cls._meta.connection):
@@ -228,10 +241,13 @@ class Model(metaclass=ModelMeta):
             return found, False
 
     @classmethod
-    async def bulk_create(cls, objects: Iterable[Self], batch_size: int | None = None):
+    async def bulk_create(
+        cls, objects: Iterable[Self], batch_size: int | None = None
+    ) -> list[Self]:
         from yara_orm.query.writes import bulk_create
 
-        return await bulk_create(cls, list(objects), batch_size)
+        created = await bulk_create(cls, list(objects), batch_size)
+        return created  # type: ignore[return-value]
 
     @classmethod
     async def bulk_update(

@@ -42,8 +42,10 @@ class Registry:
             if isinstance(item, type) and issubclass(item, Model):
                 chosen.append(item)
                 continue
-            module = item
-            if isinstance(item, str):
+            module: ModuleType
+            if isinstance(item, ModuleType):
+                module = item
+            else:
                 try:
                     module = importlib.import_module(item)
                 except ImportError as error:
@@ -80,7 +82,9 @@ class Registry:
         for model in models:
             model._meta.finalize()
 
-    def _resolve(self, model: type[Model], field: RelationField, by_name: dict[str, type[Model]]):
+    def _resolve(
+        self, model: type[Model], field: RelationField, by_name: dict[str, type[Model]]
+    ) -> None:
         target = field.model_name
         if not isinstance(target, type):
             name = target.rsplit(".", 1)[-1]

@@ -52,7 +52,7 @@ class PendingRelation:
         else:
             query = field.related_model.filter(**{field.forward.attname: instance.pk})
         query._load_context = _lazy(instance, field.name)
-        found = await query.first()
+        found: Model | None = await query.first()
         instance.__dict__[cache_key(field.name)] = found
         return found
 
@@ -202,7 +202,8 @@ class ManyToManyManager(_ToManyManager):
     def _sql(self) -> tuple[Any, str, str, str]:
         client = connections.get(type(self.instance)._meta.connection)
         quote = client.dialect.quote
-        return client, quote(self.forward.through or ""), quote(self.own_key), quote(self.other_key)
+        through = quote(self.forward.through or "")
+        return client, through, quote(self.own_key or ""), quote(self.other_key or "")
 
     async def add(self, *objects: Model) -> None:
         """Link `objects`; links that exist already are left alone."""

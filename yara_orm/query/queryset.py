@@ -172,7 +172,8 @@ class QuerySet(Generic[M]):
 
     def _where(self, compiler: Compiler) -> tuple[str, str]:
         """WHERE and HAVING conditions (filters on aggregates go to HAVING)."""
-        where, having = [], []
+        where: list[str] = []
+        having: list[str] = []
         for q in self._filters:
             sql = compiler.where(q)
             if sql == "1 = 1":
@@ -218,10 +219,10 @@ class QuerySet(Generic[M]):
         self, compiler: Compiler, path: str
     ) -> list[tuple[type[Model], str, tuple[str, ...]]]:
         """Join each FK/O2O step of `path`; return (model, alias, attribute path) per step."""
-        model = self.model
+        model: type[Model] = self.model
         alias = compiler.base_alias
         walked: tuple[str, ...] = ()
-        chain = []
+        chain: list[tuple[type[Model], str, tuple[str, ...]]] = []
         for name in path.split("__"):
             field = model._meta.fields.get(name)
             if not isinstance(field, ForeignKeyField | BackwardOneToOne):
@@ -233,7 +234,7 @@ class QuerySet(Generic[M]):
                 )
             walked = (*walked, name)
             alias = compiler._join(walked, alias, field)
-            model = field.related_model  # type: ignore[union-attr]
+            model = field.related_model
             chain.append((model, alias, walked))
         return chain
 
@@ -322,10 +323,11 @@ class QuerySet(Generic[M]):
             if field.from_db is not None:
                 converters.append((index, field.from_db))
         if converters:
-            rows = [list(row) for row in rows]
-            for row in rows:
+            converted = [list(row) for row in rows]
+            for values in converted:
                 for index, convert in converters:
-                    row[index] = convert(row[index])
+                    values[index] = convert(values[index])
+            rows = [tuple(values) for values in converted]
         if self._values_mode == "flat":
             return [row[0] for row in rows]
         if self._values_mode == "tuple":

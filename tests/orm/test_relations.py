@@ -1,0 +1,129 @@
+"""Relations: forward and reverse foreign keys, one-to-one, many-to-many, select_related,
+prefetch_related and fetch_related."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.orm.models import Author, Book, Note, Profile, Tag
+from yara_orm import IntegrityError, Prefetch, RelationNotLoaded
+
+
+@pytest.fixture
+async def library(orm: str) -> dict[str, object]:
+    ada = await Author.create(name="Ada")
+    grace = await Author.create(name="Grace")
+    classic = await Tag.create(name="classic")
+    modern = await Tag.create(name="modern")
+    notes = await Book.create(title="Notes", author=ada)
+    sketch = await Book.create(title="Sketch", author=ada)
+    cobol = await Book.create(title="COBOL", author=grace)
+    await notes.tags.add(classic, modern)
+    await cobol.tags.add(modern)
+    await Profile.create(author=ada, bio="Countess")
+    return {"ada": ada, "grace": grace, "notes": notes, "sketch": sketch, "cobol": cobol}
+
+
+async def test_forward_relation_must_be_awaited(library: dict[str, object]) -> None:
+    book = await Book.get(title="Notes")
+    with pytest.raises(RelationNotLoaded) as info:
+        _ = book.author.name
+    message = str(info.value)
+    assert "Book.author" in message and "await obj.author" in message
+    assert "select_related('author')" in message and "prefetch_related('author')" in message
+    author = await book.author
+    assert author.name == "Ada"
+    assert book.author is author  # cached once loaded
+    assert book.author_id == author.id
+
+
+async def test_assigning_a_relation_sets_its_key(library: dict[str, object]) -> None:
+    book = await Book.get(title="COBOL")
+    book.author = library["ada"]
+    await book.save()
+    assert (await Book.get(title="COBOL")).author_id == library["ada"].pk  # type: ignore[attr-defined]
+
+
+async def test_reverse_relation(library: dict[str, object]) -> None:
+    ada = await Author.get(name="Ada")
+    with pytest.raises(RelationNotLoaded, match=r"Author\.books"):
+        len(ada.books)
+    assert sorted(b.title for b in await ada.books.all()) == ["Notes", "Sketch"]
+    assert [b.title for b in await ada.books.filter(title__startswith="N")] == ["Notes"]
+    assert await ada.books.count() == 2
+    titles = [book.title async for book in ada.books]
+    assert sorted(titles) == ["Notes", "Sketch"]
+    assert len(ada.books) == 2  # loaded by the iteration
+    created = await ada.books.create(title="Third")
+    assert created.author_id == ada.id
+
+
+async def test_one_to_one_both_ways(library: dict[str, object]) -> None:
+    profile = await Profile.get(bio="Countess")
+    assert (await profile.author).name == "Ada"
+    ada = await Author.get(name="Ada")
+    assert (await ada.profile).bio == "Countess"
+    grace = await Author.get(name="Grace")
+    assert await grace.profile is None
+    with pytest.raises(IntegrityError):
+        await Profile.create(author=ada, bio="second profile")
+
+
+async def test_many_to_many(library: dict[str, object]) -> None:
+    notes = await Book.get(title="Notes")
+    assert sorted(t.name for t in await notes.tags.all()) == ["classic", "modern"]
+    modern = await Tag.get(name="modern")
+    assert sorted(b.title for b in await modern.books.all()) == ["COBOL", "Notes"]
+    await notes.tags.remove(modern)
+    assert [t.name for t in await notes.tags.all()] == ["classic"]
+    await notes.tags.add(modern, modern)  # adding twice links once
+    await notes.tags.add(modern)
+    assert await notes.tags.count() == 2
+    await modern.books.clear()
+    assert [b.title for b in await modern.books.all()] == []
+    assert await notes.tags.count() == 1
+
+
+async def test_select_related_joins(library: dict[str, object]) -> None:
+    books = await Book.all().select_related("author").order_by("title")
+    assert [(b.title, b.author.name) for b in books] == [
+        ("COBOL", "Grace"),
+        ("Notes", "Ada"),
+        ("Sketch", "Ada"),
+    ]
+    profiles = await Profile.all().select_related("author")
+    assert profiles[0].author.name == "Ada"
+
+
+async def test_prefetch_related_nested_and_custom(library: dict[str, object]) -> None:
+    authors = await Author.all().prefetch_related("books__tags", "profile")
+    by_name = {a.name: a for a in authors}
+    assert sorted(b.title for b in by_name["Ada"].books) == ["Notes", "Sketch"]
+    notes = next(b for b in by_name["Ada"].books if b.title == "Notes")
+    assert sorted(t.name for t in notes.tags) == ["classic", "modern"]
+    assert by_name["Ada"].profile.bio == "Countess"
+    assert by_name["Grace"].profile is None
+    custom = await Author.all().prefetch_related(
+        Prefetch("books", queryset=Book.filter(title__startswith="S"), to_attr="s_books")
+    )
+    ada = next(a for a in custom if a.name == "Ada")
+    assert [b.title for b in ada.s_books] == ["Sketch"]
+    books = await Book.all().prefetch_related("author")
+    assert {b.author.name for b in books} == {"Ada", "Grace"}
+
+
+async def test_fetch_related_on_an_instance(library: dict[str, object]) -> None:
+    book = await Book.get(title="Notes")
+    await book.fetch_related("author", "tags")
+    assert book.author.name == "Ada"
+    assert len(book.tags) == 2
+
+
+async def test_on_delete_behaviours(library: dict[str, object]) -> None:
+    root = await Note.create(text="root")
+    child = await Note.create(text="child", parent=root)
+    await root.delete()
+    assert (await Note.get(pk=child.pk)).parent_id is None  # SET NULL
+    grace = await Author.get(name="Grace")
+    await grace.delete()
+    assert not await Book.filter(title="COBOL").exists()  # CASCADE

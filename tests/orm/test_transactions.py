@@ -1,0 +1,95 @@
+"""in_transaction / atomic: commit, rollback, nesting, and one transaction per task."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.orm.models import Author
+from yara_orm import atomic, connections, in_transaction
+
+
+class Boom(Exception):
+    pass
+
+
+async def names() -> list[str]:
+    return [a.name async for a in Author.all()]
+
+
+async def test_commit_and_rollback(orm: str) -> None:
+    async with in_transaction():
+        await Author.create(name="kept")
+    with pytest.raises(Boom):
+        async with in_transaction():
+            await Author.create(name="dropped")
+            raise Boom
+    assert await names() == ["kept"]
+
+
+async def test_nested_block_rolls_back_alone(orm: str) -> None:
+    async with in_transaction():
+        await Author.create(name="outer")
+        with pytest.raises(Boom):
+            async with in_transaction():
+                await Author.create(name="inner")
+                raise Boom
+        async with in_transaction():
+            await Author.create(name="inner ok")
+    assert await names() == ["inner ok", "outer"]
+
+
+async def test_atomic_decorator(orm: str) -> None:
+    @atomic()
+    async def create_two(fail: bool) -> None:
+        await Author.create(name="one")
+        if fail:
+            raise Boom
+        await Author.create(name="two")
+
+    with pytest.raises(Boom):
+        await create_two(True)
+    assert await names() == []
+    await create_two(False)
+    assert await names() == ["one", "two"]
+
+
+async def test_statements_inside_use_the_transaction(orm: str) -> None:
+    async with in_transaction() as tx:
+        await Author.create(name="inside")
+        assert connections.get() is tx
+        rows = await tx.execute_query_dict("SELECT name FROM author")
+        assert rows == [{"name": "inside"}]
+        await tx.execute("UPDATE author SET name = 'raw'")
+    assert await names() == ["raw"]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_concurrent_tasks_have_their_own_transactions(orm: str) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with in_transaction():
+            await Author.create(name="uncommitted")
+            started.set()
+            await release.wait()
+            raise Boom
+
+    writer = asyncio.create_task(slow_writer())
+    await started.wait()
+    # Another task, outside the writer's transaction, does not see its row.
+    assert await names() == []
+    assert connections.get() is connections.base()
+    release.set()
+    with pytest.raises(Boom):
+        await writer
+    assert await names() == []
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_isolation_levels_on_postgres(orm: str) -> None:
+    async with in_transaction(isolation="serializable") as tx:
+        rows = await tx.fetch("SHOW transaction_isolation")
+        assert rows == [("serializable",)]

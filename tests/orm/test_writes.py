@@ -1,0 +1,113 @@
+"""The model API's writes: create, save, delete, bulk operations, get_or_create…"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.orm.models import Author, Book, Tag
+from yara_orm import DoesNotExist, FieldError, ValidationError
+from yara_orm.connection import QueryEvent, listening
+
+
+async def test_save_inserts_then_updates(orm: str) -> None:
+    author = Author(name="Ada")
+    assert author.pk is None
+    await author.save()
+    assert isinstance(author.pk, int)
+    author.name = "Ada L."
+    await author.save()
+    assert (await Author.get(pk=author.pk)).name == "Ada L."
+
+
+async def test_save_with_update_fields_writes_only_those(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    statements: list[str] = []
+    author.name = "Changed"
+    author.born = None
+    with listening(lambda event: statements.append(event.sql)):
+        await author.save(update_fields=["name"])
+    assert len(statements) == 1
+    assert '"name"' in statements[0] and '"born"' not in statements[0]
+    with pytest.raises(FieldError, match="colour"):
+        await author.save(update_fields=["colour"])
+
+
+async def test_delete_and_refresh(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    copy = await Author.get(pk=author.pk)
+    await Author.filter(pk=author.pk).update(name="Renamed")
+    await copy.refresh_from_db()
+    assert copy.name == "Renamed"
+    await copy.refresh_from_db(fields=["name"])
+    await author.delete()
+    with pytest.raises(DoesNotExist):
+        await copy.refresh_from_db()
+    with pytest.raises(ValidationError, match="never saved"):
+        await Author(name="x").delete()
+
+
+async def test_equality_hashing_and_repr(orm: str) -> None:
+    first = await Author.create(name="Ada")
+    again = await Author.get(pk=first.pk)
+    assert first == again and hash(first) == hash(again)
+    assert len({first, again}) == 1
+    assert first != await Author.create(name="Grace")
+    assert repr(first) == f"<Author id={first.pk} name='Ada' born=None>"
+    with pytest.raises(TypeError):
+        hash(Author(name="unsaved"))
+
+
+async def test_bulk_create_is_one_statement_per_batch_and_returns_keys(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    books = [Book(title=f"B{i}", author=author, price=Decimal(i)) for i in range(250)]
+    events: list[QueryEvent] = []
+    with listening(events.append):
+        created = await Book.bulk_create(books, batch_size=100)
+    assert len(events) == 3
+    assert all(e.sql.startswith('INSERT INTO "book"') for e in events)
+    assert created == books
+    assert len({b.pk for b in books}) == 250 and all(b.pk for b in books)
+    fetched = await Book.get(pk=books[42].pk)
+    assert fetched.title == "B42" and fetched.price == Decimal("42.00")
+    tags = await Tag.bulk_create([Tag(name=n) for n in "abc"])
+    assert [t.name for t in await Tag.all().order_by("id")] == ["a", "b", "c"]
+    assert [t.pk for t in tags] == sorted(t.pk for t in tags)
+
+
+async def test_bulk_create_validates_before_sql(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    with pytest.raises(ValidationError, match=r"Book\.title"):
+        await Book.bulk_create(
+            [Book(title="ok", author=author), Book(title="x" * 500, author=author)]
+        )
+    assert await Book.all().count() == 0
+
+
+async def test_bulk_update_and_in_bulk(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    books = await Book.bulk_create(
+        [Book(title=f"B{i}", author=author, rating=1.0) for i in range(5)]
+    )
+    for index, book in enumerate(books):
+        book.rating = float(index)
+        book.price = Decimal(index) / 4
+    assert await Book.bulk_update(books, ["rating", "price"], batch_size=2) == 5
+    again = await Book.in_bulk([b.pk for b in books])
+    assert sorted(again) == sorted(b.pk for b in books)
+    assert [again[b.pk].rating for b in books] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert again[books[3].pk].price == Decimal("0.75")
+    by_title = await Book.in_bulk(["B1", "B2"], field_name="title")
+    assert set(by_title) == {"B1", "B2"}
+
+
+async def test_get_or_create_and_update_or_create(orm: str) -> None:
+    author, created = await Author.get_or_create(name="Ada")
+    assert created
+    same, created = await Author.get_or_create(name="Ada")
+    assert not created and same == author
+    updated, created = await Author.update_or_create(defaults={"name": "Ada L."}, id=author.pk)
+    assert not created and updated.name == "Ada L."
+    fresh, created = await Author.update_or_create(defaults={"name": "New"}, name="Nobody")
+    assert created and fresh.name == "New"
