@@ -1,4 +1,4 @@
-"""The README's examples run: its first Python block, and the Quickstart's main job."""
+"""The README's examples run: its Python blocks, and the Quickstart's main job."""
 
 from __future__ import annotations
 
@@ -7,18 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def python_blocks() -> list[str]:
+def runnable_blocks() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    return [block for block in blocks if "asyncio.run(main())" in block]
 
 
-def test_first_engine_example_runs() -> None:
-    code = python_blocks()[0]
-    assert "asyncio.run(main())" in code
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+def test_readme_has_runnable_examples() -> None:
+    assert len(runnable_blocks()) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(runnable_blocks())))
+def test_readme_example_runs(index: int) -> None:
+    subprocess.run([sys.executable, "-c", runnable_blocks()[index]], check=True, timeout=60)
 
 
 def test_quickstart_main_job_runs() -> None:
