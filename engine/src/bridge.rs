@@ -1,14 +1,25 @@
 //! The one Tokio runtime, and how work crosses between it and asyncio.
 //!
-//! Every database operation runs as its own Tokio task. The awaitable handed to Python only
-//! waits for that task, so cancelling it on the Python side never abandons a connection
-//! half-way through a protocol exchange: the task is told to cancel (the server is asked to
-//! stop the statement), finishes its bookkeeping, and returns its connection.
+//! Every database operation runs as its own Tokio task. The asyncio future handed to Python
+//! only waits for that task, so cancelling it never abandons a connection half-way through a
+//! protocol exchange: the task is told to cancel (the server is asked to stop the statement),
+//! finishes its bookkeeping, and returns its connection.
+//!
+//! The result is delivered by a thread of Tokio's blocking pool that takes the GIL, builds the
+//! Python result and schedules it on the event loop. This is pyo3-async-runtimes'
+//! `future_into_py` done by hand for one reason: a thread that is inside Python when the
+//! interpreter finalizes is killed by CPython with a forced unwind, which aborts a Rust
+//! process. Here every such section is counted, and an `atexit` hook stops new ones and waits
+//! for the running ones before finalization begins.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyCFunction;
 use pyo3::BoundObject;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -32,9 +43,15 @@ pub fn runtime() -> EngineResult<&'static Runtime> {
         })
 }
 
-/// Hand our runtime to pyo3-async-runtimes so exactly one Tokio runtime exists.
-pub fn install() -> EngineResult<()> {
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime()?);
+/// Hand our runtime to pyo3-async-runtimes so exactly one Tokio runtime exists, and make
+/// interpreter exit wait for threads that are delivering results.
+pub fn install(py: Python<'_>) -> PyResult<()> {
+    let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
+    let hook = PyCFunction::new_closure(py, None, None, |args, _| {
+        drain(args.py(), Duration::from_secs(5));
+    })?;
+    py.import("atexit")?.call_method1("register", (hook,))?;
     Ok(())
 }
 
@@ -48,20 +65,64 @@ where
     }
 }
 
-/// Asks the task to cancel when the Python side gives up before the task is done.
-struct CancelOnDrop(Option<oneshot::Sender<()>>);
+/// Threads currently inside Python to deliver a result.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+/// Set at interpreter exit: results no longer reach Python.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(sender) = self.0.take() {
-            let _ = sender.send(());
+/// Stop delivering results and wait (without the GIL) for deliveries under way.
+fn drain(py: Python<'_>, timeout: Duration) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let started = Instant::now();
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && started.elapsed() < timeout {
+            std::thread::sleep(Duration::from_millis(1));
         }
+    });
+}
+
+/// Tells the task to cancel when Python cancels the future.
+#[pyclass]
+struct CancelOnDone {
+    sender: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+#[pymethods]
+impl CancelOnDone {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future
+            .call_method0(pyo3::intern!(future.py(), "cancelled"))?
+            .is_truthy()?
+        {
+            let sender = self
+                .sender
+                .lock()
+                .map(|mut slot| slot.take())
+                .unwrap_or(None);
+            if let Some(sender) = sender {
+                let _ = sender.send(());
+            }
+        }
+        Ok(())
     }
 }
 
-/// Spawn `work` on the runtime and return an awaitable of its result. `work` receives the
-/// cancellation signal; `finish` turns the result into what Python receives (it runs on the
-/// Tokio side when the task ends, before the GIL is taken).
+/// `_resolve(future, method, value)`: set the result on the loop's thread unless the future
+/// was cancelled meanwhile.
+fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    RESOLVE
+        .get_or_try_init(py, || {
+            let code = c"def resolve(future, method, value):\n    if not future.done():\n        getattr(future, method)(value)\n";
+            let module = PyModule::from_code(py, code, c"yara_orm/_bridge.py", c"yara_orm._bridge")?;
+            Ok(module.getattr("resolve")?.unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Spawn `work` on the runtime and return an asyncio future of its result. `work` receives
+/// the cancellation signal; `finish` turns the result into what Python receives (it runs
+/// without the GIL; the conversion itself happens under the GIL, once).
 pub fn spawn_awaitable<'py, W, Fut, T, R, Fin>(
     py: Python<'py>,
     work: W,
@@ -74,21 +135,66 @@ where
     Fin: FnOnce(EngineResult<T>) -> R + Send + 'static,
     R: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
+    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let (cancel_tx, cancel_rx) = oneshot::channel();
-    let task = runtime()
-        .map_err(|e| e.into_pyerr(py))?
-        .spawn(work(cancel_rx));
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let mut guard = CancelOnDrop(Some(cancel_tx));
+    let on_done = CancelOnDone {
+        sender: Mutex::new(Some(cancel_tx)),
+    };
+    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
+    let delivery = (event_loop.unbind(), future.clone().unbind());
+    let task = runtime.spawn(work(cancel_rx));
+    runtime.spawn(async move {
         let result = match task.await {
             Ok(result) => result,
             Err(join_error) => Err(EngineError::interface(format!(
                 "the engine's task failed: {join_error}"
             ))),
         };
-        guard.0 = None;
-        Ok(finish(result))
-    })
+        let reply = finish(result);
+        // Taking the GIL may wait: never on a Tokio worker.
+        let _ = tokio::task::spawn_blocking(move || deliver(delivery, reply)).await;
+    });
+    Ok(future)
+}
+
+fn deliver<R>(delivery: (Py<PyAny>, Py<PyAny>), reply: R)
+where
+    R: for<'a> IntoPyObject<'a>,
+{
+    IN_PYTHON.fetch_add(1, Ordering::SeqCst);
+    if !SHUTTING_DOWN.load(Ordering::SeqCst) {
+        Python::attach(|py| {
+            let (event_loop, future) = delivery;
+            let future = future.bind(py);
+            if future
+                .call_method0(pyo3::intern!(py, "done"))
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(true)
+            {
+                return; // cancelled: nobody wants the result
+            }
+            let (method, value) = match reply.into_pyobject(py) {
+                Ok(value) => ("set_result", value.into_any().into_bound()),
+                Err(err) => {
+                    let err: PyErr = err.into();
+                    (
+                        "set_exception",
+                        err.into_value(py).into_bound(py).into_any(),
+                    )
+                }
+            };
+            if let Ok(resolve) = resolver(py) {
+                // Fails only if the loop is closed, and then nobody is waiting.
+                let _ = event_loop.bind(py).call_method1(
+                    pyo3::intern!(py, "call_soon_threadsafe"),
+                    (resolve, future, method, value),
+                );
+            }
+        });
+    }
+    IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// An `EngineResult` that becomes a Python value or raises the mapped exception.

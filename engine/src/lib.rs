@@ -27,7 +27,7 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    bridge::install().map_err(|e| e.into_pyerr(module.py()))?;
+    bridge::install(module.py())?;
     module.add_function(wrap_pyfunction!(engine::connect, module)?)?;
     module.add_class::<runner::StatementRunner>()?;
     module.add_class::<engine::Engine>()?;

@@ -1,0 +1,229 @@
+"""The query log: every statement the ORM runs, with its SQL, parameters, engine timings and
+the line of user code that issued it; and the assertions built on it."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import sysconfig
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yara_orm
+from yara_orm.connection import LoadContext, QueryEvent, add_listener, remove_listener
+
+_SKIPPED_ROOTS = tuple(
+    str(Path(p).resolve())
+    for p in {
+        Path(yara_orm.__file__).parent,
+        Path(__file__).parent,
+        Path(sysconfig.get_paths()["stdlib"]),
+    }
+)
+
+
+def user_location(skip: int = 2) -> str:
+    """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib."""
+    frame = sys._getframe(skip)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_SKIPPED_ROOTS) and not filename.startswith("<"):
+            return f"{_short(filename)}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "<unknown>"
+
+
+def _short(filename: str) -> str:
+    try:
+        return str(Path(filename).relative_to(Path.cwd()))
+    except ValueError:
+        return filename
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One statement. Times are in seconds, from the engine's own measurements."""
+
+    sql: str
+    params: tuple[Any, ...]
+    duration: float
+    gil_held: float
+    gil_wait: float
+    io: float
+    rows: int
+    location: str
+    test: str | None
+    connection: str = "default"
+    error: str | None = None
+    context: LoadContext | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_event(cls, event: QueryEvent, location: str, test: str | None) -> QueryRecord:
+        stats = event.stats
+        return cls(
+            sql=event.sql,
+            params=tuple(event.params or ()),
+            duration=stats.total if stats else 0.0,
+            gil_held=stats.gil_held if stats else 0.0,
+            gil_wait=stats.gil_wait if stats else 0.0,
+            io=stats.io if stats else 0.0,
+            rows=stats.rows if stats else 0,
+            location=location,
+            test=test,
+            connection=event.connection,
+            error=None if event.error is None else f"{type(event.error).__name__}: {event.error}",
+            context=event.context,
+        )
+
+    def describe(self, number: int | None = None) -> str:
+        head = f"{number}. " if number is not None else ""
+        params = f"\n      params: {list(self.params)!r}" if self.params else ""
+        failed = f"\n      failed: {self.error}" if self.error else ""
+        return (
+            f"{head}{self.sql}{params}\n"
+            f"      {self.duration * 1000:.2f} ms (GIL held {self.gil_held * 1000:.2f} ms), "
+            f"{self.rows} rows, at {self.location}{failed}"
+        )
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class QueryLog:
+    """An ordered list of `QueryRecord`s."""
+
+    def __init__(self, records: list[QueryRecord] | None = None) -> None:
+        self._records: list[QueryRecord] = records if records is not None else []
+
+    def append(self, record: QueryRecord) -> None:
+        self._records.append(record)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, index: int) -> QueryRecord:
+        return self._records[index]
+
+    def __iter__(self) -> Iterator[QueryRecord]:
+        return iter(self._records)
+
+    def __bool__(self) -> bool:
+        return bool(self._records)
+
+    @property
+    def count(self) -> int:
+        return len(self._records)
+
+    @property
+    def total_duration(self) -> float:
+        return sum(r.duration for r in self._records)
+
+    @property
+    def total_gil_held(self) -> float:
+        return sum(r.gil_held for r in self._records)
+
+    @property
+    def total_io(self) -> float:
+        return sum(r.io for r in self._records)
+
+    def filter(self, sql_contains: str | None = None, connection: str | None = None) -> QueryLog:
+        chosen = [
+            r
+            for r in self._records
+            if (sql_contains is None or sql_contains.lower() in r.sql.lower())
+            and (connection is None or r.connection == connection)
+        ]
+        return QueryLog(chosen)
+
+    def __str__(self) -> str:
+        if not self._records:
+            return "no queries"
+        lines = [record.describe(n) for n, record in enumerate(self._records, start=1)]
+        total = (
+            f"{len(self._records)} queries, {self.total_duration * 1000:.2f} ms, "
+            f"GIL held {self.total_gil_held * 1000:.2f} ms"
+        )
+        return "\n".join([*lines, total])
+
+    def __repr__(self) -> str:
+        return f"<QueryLog {len(self._records)} queries>"
+
+
+class Recorder:
+    """Feeds every open log from the ORM's execution path."""
+
+    def __init__(self) -> None:
+        self.logs: list[QueryLog] = []
+        self.test: str | None = None
+        self.listeners: list[Any] = []
+        self._installs = 0
+
+    def __call__(self, event: QueryEvent) -> None:
+        if event.extra.get("control"):
+            return  # BEGIN/COMMIT/SAVEPOINT of user transactions are not queries
+        if not self.logs and not self.listeners:
+            return
+        record = QueryRecord.from_event(event, user_location(), self.test)
+        for log in self.logs:
+            log.append(record)
+        for listener in self.listeners:
+            listener(record)
+
+    @contextlib.contextmanager
+    def capture(self, log: QueryLog | None = None) -> Iterator[QueryLog]:
+        log = QueryLog() if log is None else log
+        self.logs.append(log)
+        try:
+            yield log
+        finally:
+            self.logs.remove(log)
+
+    def install(self) -> None:
+        """Attach to the execution path (counted: every install needs its uninstall)."""
+        self._installs += 1
+        if self._installs == 1:
+            add_listener(self)
+
+    def uninstall(self) -> None:
+        self._installs -= 1
+        if self._installs == 0:
+            remove_listener(self)
+
+
+_recorder = Recorder()
+
+
+def recorder() -> Recorder:
+    return _recorder
+
+
+@contextlib.contextmanager
+def record_queries() -> Iterator[QueryLog]:
+    """Log the ORM's queries inside the block: in a script, a web test client, anywhere."""
+    _recorder.install()
+    try:
+        with _recorder.capture() as log:
+            yield log
+    finally:
+        _recorder.uninstall()
+
+
+class QueryCountError(AssertionError):
+    pass
+
+
+@contextlib.contextmanager
+def assert_num_queries(expected: int, *, exact: bool = True) -> Iterator[QueryLog]:
+    """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries."""
+    with record_queries() as log:
+        yield log
+    wrong = len(log) != expected if exact else len(log) > expected
+    if wrong:
+        bound = "exactly" if exact else "at most"
+        raise QueryCountError(f"expected {bound} {expected} queries, ran {len(log)}:\n{log}")
+
+
+def assert_max_queries(limit: int) -> contextlib.AbstractContextManager[QueryLog]:
+    return assert_num_queries(limit, exact=False)
