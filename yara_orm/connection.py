@@ -68,6 +68,19 @@ class QueryEvent:
 T = TypeVar("T")
 Listener = Callable[[QueryEvent], None]
 _listeners: list[Listener] = []
+# Consulted before a statement runs, only while a listener is attached (the test toolkit
+# blocks database access outside tests that asked for it).
+Guard = Callable[[str], None]
+_guards: list[Guard] = []
+
+
+def add_guard(guard: Guard) -> None:
+    _guards.append(guard)
+
+
+def remove_guard(guard: Guard) -> None:
+    with contextlib.suppress(ValueError):
+        _guards.remove(guard)
 
 
 def add_listener(listener: Listener) -> None:
@@ -106,6 +119,8 @@ class DatabaseClient:
         args = (sql,) if method == "execute_script" else (sql, params)
         if not _listeners:
             return await call(*args, **options)
+        for guard in _guards:
+            guard(sql)
         event = QueryEvent(sql, params, self.name, context=current_load.get())
         try:
             result, event.stats = await call(*args, with_stats=True, **options)
