@@ -1,0 +1,143 @@
+"""Every test starts from the same database: nothing one test writes reaches the next."""
+
+from __future__ import annotations
+
+from tests.testing.conftest import Runner
+
+
+def test_rows_and_commits_do_not_leak_between_tests(app: Runner) -> None:
+    result = app(
+        test_leak="""
+        from app_models import Author
+        from yara_orm import connections, in_transaction
+
+
+        async def test_writes(yara_db):
+            await Author.create(name="plain")
+            async with in_transaction():
+                await Author.create(name="committed")
+            await connections.get().execute("INSERT INTO author (name) VALUES ('raw')")
+            assert await Author.all().count() == 3
+
+
+        async def test_sees_nothing(yara_db):
+            assert await Author.all().count() == 0
+
+
+        async def test_failed_inner_transaction_rolls_back_alone(yara_db):
+            await Author.create(name="kept")
+            try:
+                async with in_transaction():
+                    await Author.create(name="dropped")
+                    raise ValueError("boom")
+            except ValueError:
+                pass
+            assert [a.name for a in await Author.all()] == ["kept"]
+
+
+        async def test_caught_integrity_error_does_not_poison_the_test(yara_db):
+            from yara_orm import IntegrityError
+            await Author.create(name="dup")
+            try:
+                await Author.create(name="dup")
+            except IntegrityError:
+                pass
+            await Author.create(name="after")
+            assert await Author.all().count() == 2
+
+
+        def test_sync_test_too(yara_db):
+            assert yara_db.run(Author.all().count) == 0
+            assert yara_db.backend in ("sqlite", "postgres")
+        """
+    )
+    result.assert_outcomes(passed=5)
+
+
+def test_transaction_true_commits_and_empties_the_tables(app: Runner) -> None:
+    result = app(
+        test_tx="""
+        import pytest
+        from app_models import Author
+        from yara_orm import connect, connections
+
+
+        @pytest.mark.yara_db(transaction=True)
+        async def test_commits(yara_db):
+            await Author.create(name="real")
+            # A second engine (another connection) sees the committed row.
+            if yara_db.backend == "postgres":
+                other = await connect(yara_db.url)
+                assert await other.fetch_rows("SELECT name FROM author") == [("real",)]
+                await other.close()
+
+
+        async def test_after_is_empty(yara_db):
+            assert await Author.all().count() == 0
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_alone_gives_access_and_no_request_is_refused(app: Runner) -> None:
+    result = app(
+        test_access="""
+        import pytest
+        from app_models import Author
+
+
+        @pytest.mark.yara_db
+        async def test_marked():
+            assert await Author.all().count() == 0
+
+
+        async def test_unmarked(yara_db):
+            pass
+
+
+        async def test_forgot_to_ask():
+            await Author.all().count()
+        """
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Database access not allowed: use the `yara_db` fixture or mark the test with @pytest.mark.yara_db*"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_seed_runs_once_and_each_test_rolls_back_to_it(app: Runner) -> None:
+    result = app(
+        conftest="""
+        import pytest
+        from app_models import Author
+
+        CALLS = []
+
+
+        @pytest.fixture(scope="session")
+        def yara_seed():
+            async def seed(db):
+                CALLS.append(1)
+                await Author.create(name="seeded")
+                await db.make(Author, _quantity=2)
+            return seed
+        """,
+        test_seed="""
+        from app_models import Author
+        import conftest
+
+
+        async def test_one(yara_db):
+            assert await Author.all().count() == 3
+            await Author.filter(name="seeded").delete()
+
+
+        async def test_two(yara_db):
+            assert await Author.filter(name="seeded").exists()
+            assert conftest.CALLS == [1]
+        """,
+    )
+    result.assert_outcomes(passed=2)
