@@ -94,7 +94,8 @@ async def test_repeated_sql_from_one_line(yara_db):
             "*N+1: Book.author was loaded lazily for 3 of 3 Book instances from one query, "
             'at test_nplusone.py:*; load it with the query: .select_related("author") or '
             '.prefetch_related("author")*',
-            '*N+1: Author.books was loaded lazily for 2 of 2 Author instances*.prefetch_related("books")*',
+            "*N+1: Author.books was loaded lazily for 2 of 2 Author instances*"
+            '.prefetch_related("books")*',
             "*N+1 suspect: the same query ran 8 times from test_nplusone.py:*",
         ]
     )
