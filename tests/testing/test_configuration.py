@@ -1,0 +1,183 @@
+"""Configuration: xdist, event-loop scopes, bad options, and how a PostgreSQL server is found."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.testing.conftest import APP_MODELS, Runner
+
+TWO_FILES = {
+    "test_one": """
+        from app_models import Author
+
+
+        async def test_a(yara_db):
+            await Author.create(name="one")
+            assert await Author.all().count() == 1
+
+
+        async def test_b(yara_db):
+            assert await Author.all().count() == 0
+        """,
+    "test_two": """
+        from app_models import Author
+
+
+        async def test_c(yara_db):
+            await Author.create(name="two")
+            assert await Author.all().count() == 1
+
+
+        async def test_d(yara_db):
+            assert await Author.all().count() == 0
+        """,
+}
+
+
+def test_xdist_two_workers(app: Runner, backend: str) -> None:
+    result = app("-n", "2", "-v", **TWO_FILES)
+    result.assert_outcomes(passed=4)
+    output = result.stdout.str()
+    assert "[gw0]" in output and "[gw1]" in output
+    # Each worker reports to the controller, which prints one summary for all.
+    result.stdout.fnmatch_lines(["*yara query report*", "*6 queries in 4 tests*"])
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "module", "session"])
+def test_pytest_asyncio_loop_scopes(app: Runner, loop_scope: str) -> None:
+    result = app(
+        test_loops=f"""
+        import pytest
+        import pytest_asyncio
+        from app_models import Author
+
+        pytestmark = pytest.mark.asyncio(loop_scope="{loop_scope}")
+
+
+        @pytest_asyncio.fixture(loop_scope="{loop_scope}")
+        async def ada(yara_db):
+            return await Author.create(name="Ada")
+
+
+        async def test_first(ada, yara_db):
+            assert await Author.all().count() == 1
+
+
+        async def test_second(yara_db):
+            assert await Author.all().count() == 0
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_bad_database_option_is_one_clear_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest_subprocess("--yara-db=mysql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*yara: unknown database 'mysql' for --yara-db; valid: sqlite, postgres*"]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_bad_nplusone_mode(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nyara_nplusone = loud\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*unknown mode 'loud' for --yara-nplusone; valid: off, warn, error*"]
+    )
+
+
+def test_unreachable_url_fails_with_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app_models=APP_MODELS, test_x="async def test_x(yara_db): pass")
+    pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
+    result = pytester.runpytest_subprocess(
+        "--yara-db=postgres", "--yara-db-url=postgres://postgres@127.0.0.1:9/postgres"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*yara: cannot use the PostgreSQL server: could not connect to PostgreSQL at 127.0.0.1:9*"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_models_module_that_does_not_import(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="async def test_x(yara_db): pass")
+    pytester.makeini("[pytest]\nyara_models = no_such_app.models\nasyncio_mode = auto\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*yara: models module 'no_such_app.models' could not be imported*"]
+    )
+
+
+@pytest.mark.postgres
+def test_local_binaries_are_used_without_docker(pytester: pytest.Pytester) -> None:
+    if (
+        shutil.which("initdb") is None
+        and not any(os.path.exists(f"/usr/lib/postgresql/{v}/bin/initdb") for v in range(10, 20))
+        and shutil.which("pg_config") is None
+    ):
+        pytest.skip("PostgreSQL server binaries are not installed here")
+    pytester.makepyfile(
+        app_models=APP_MODELS,
+        test_x="""
+        from app_models import Author
+
+
+        async def test_x(yara_db):
+            await Author.create(name="local")
+            assert yara_db.backend == "postgres"
+        """,
+    )
+    pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
+    result = pytester.runpytest_subprocess("--yara-db=postgres", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*yara: postgres database test_* via local PostgreSQL binaries; provisioning *s*"]
+    )
+    if shutil.which("docker") is not None or not _docker_answers():
+        result.stdout.fnmatch_lines(["*(testcontainers: *)*"])
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:
+        return False
+    return True
+
+
+def test_nothing_available_lists_the_three_ways(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        app_models=APP_MODELS,
+        conftest="""
+        import yara_testing.provisioning as provisioning
+
+
+        def unavailable(*args, **kwargs):
+            raise provisioning._Unavailable("switched off for this test")
+
+
+        provisioning._testcontainers = unavailable
+        provisioning._local_binaries = unavailable
+        """,
+        test_x="async def test_x(yara_db): pass",
+    )
+    pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
+    result = pytester.runpytest_subprocess("--yara-db=postgres")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no PostgreSQL server for --yara-db=postgres. Get one in one of three ways:*",
+            "*1. pass --yara-db-url=*",
+            "*2. install testcontainers*",
+            "*3. install the PostgreSQL server binaries*",
+        ]
+    )
