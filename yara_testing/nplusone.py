@@ -36,7 +36,7 @@ def _fix_for(model: str, relation: str) -> str:
     return f'.prefetch_related("{relation}")'
 
 
-@dataclass
+@dataclass(eq=False)  # listeners are removed by identity
 class Detector:
     repeat_threshold: int = DEFAULT_REPEAT_THRESHOLD
     records: list[QueryRecord] = field(default_factory=list)

@@ -1,0 +1,29 @@
+"""The main job: the bookshop example's own suite passes, on both backends, and shows the
+query report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOKSHOP = ROOT / "examples" / "bookshop"
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_bookshop_suite_passes(backend: str) -> None:
+    command = [sys.executable, "-m", "pytest", str(BOOKSHOP), "-p", "no:cacheprovider"]
+    if backend == "postgres":
+        url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        command += ["--yara-db=postgres", f"--yara-db-url={url}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "yara query report" in result.stdout
+    assert "N+1: Book.author was loaded lazily for 5 of 5 Book instances" in result.stdout
+    assert f"yara: {backend} database" in result.stdout
