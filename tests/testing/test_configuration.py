@@ -181,3 +181,43 @@ def test_nothing_available_lists_the_three_ways(pytester: pytest.Pytester) -> No
             "*3. install the PostgreSQL server binaries*",
         ]
     )
+
+
+@pytest.mark.postgres
+def test_reuse_db_keeps_the_database_and_rebuilds_on_model_changes(
+    pytester: pytest.Pytester,
+) -> None:
+    url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"reuse_{os.getpid()}"
+    pytester.makeini(
+        f"[pytest]\nyara_models = app_models\nyara_db_name = {name}\nasyncio_mode = auto\n"
+    )
+    pytester.makepyfile(
+        app_models=APP_MODELS,
+        test_x="""
+        from app_models import Author
+        from yara_orm import connections
+
+
+        async def test_x(yara_db):
+            rows = await connections.get().fetch("SELECT count(*) FROM author")
+            assert rows == [(0,)]
+        """,
+    )
+    args = [
+        "--yara-db=postgres",
+        f"--yara-db-url={url}",
+        "--yara-reuse-db",
+        "-p",
+        "no:cacheprovider",
+    ]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    second = pytester.runpytest_subprocess(*args)
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines([f"*test_{name}*(kept: --yara-reuse-db)*"])
+    pytester.makepyfile(
+        app_models=APP_MODELS + "\n\nclass Extra(Model):\n    x = fields.IntField()\n"
+    )
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    final = pytester.runpytest_subprocess("--yara-db=postgres", f"--yara-db-url={url}")
+    final.assert_outcomes(passed=1)  # without --yara-reuse-db the database is dropped at the end

@@ -1,0 +1,85 @@
+"""The query log outside pytest's fixtures: `record_queries()` and the assertion helpers."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+
+import pytest
+
+from yara_orm import Model, YaraOrm, fields
+from yara_testing import (
+    NPlusOneError,
+    QueryCountError,
+    assert_max_queries,
+    assert_no_nplusone,
+    assert_num_queries,
+    record_queries,
+)
+
+
+class Gadget(Model):
+    name = fields.CharField(max_length=20)
+
+
+class Part(Model):
+    gadget = fields.ForeignKeyField("Gadget", related_name="parts")
+
+
+@pytest.fixture
+async def orm() -> AsyncIterator[None]:
+    await YaraOrm.init("sqlite://:memory:", models=[Gadget, Part])
+    await YaraOrm.generate_schemas()
+    try:
+        yield
+    finally:
+        await YaraOrm.close()
+
+
+async def test_record_queries_in_any_code(orm: None) -> None:
+    with record_queries() as log:
+        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+        gadget = await Gadget.create(name="g")
+        await Gadget.filter(name="g").count()
+    assert len(log) == 2 and log.count == 2
+    first = log[0]
+    assert first.sql.startswith('INSERT INTO "gadget"')
+    assert first.params == ("g",)
+    assert first.location.endswith(f"test_recorder.py:{line}")
+    assert first.rows == 1
+    assert first.duration >= first.gil_held + first.io - 1e-9
+    assert log.total_duration == pytest.approx(sum(r.duration for r in log))
+    assert log.total_gil_held > 0
+    assert [r.sql for r in log.filter(sql_contains="count")] == [log[1].sql]
+    text = str(log)
+    assert text.startswith("1. INSERT INTO") and "2 queries" in text
+    assert gadget.pk
+
+
+async def test_nested_records_and_no_listener_after(orm: None) -> None:
+    with record_queries() as outer:
+        await Gadget.create(name="a")
+        with record_queries() as inner:
+            await Gadget.all()
+    assert (len(outer), len(inner)) == (2, 1)
+    from yara_orm.connection import _listeners
+
+    assert _listeners == [], "the recorder detaches when the last block ends"
+
+
+async def test_assertion_helpers(orm: None) -> None:
+    with assert_num_queries(1):
+        await Gadget.all()
+    with assert_max_queries(2):
+        await Gadget.all()
+    with pytest.raises(QueryCountError, match=r"expected exactly 0 queries, ran 1:\n1\. SELECT"):
+        with assert_num_queries(0):
+            await Gadget.all()
+    gadget = await Gadget.create(name="g")
+    for _ in range(2):
+        await Part.create(gadget=gadget)
+    with pytest.raises(NPlusOneError, match=r"Part\.gadget was loaded lazily for 2 of 2"):
+        with assert_no_nplusone():
+            for part in await Part.all():
+                part.__dict__.pop("_rel_gadget", None)
+                await part.gadget
