@@ -53,6 +53,15 @@ def pg_url(worker_id: str) -> Iterator[str]:
         _run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+async def reset_public_schema(url: str) -> None:
+    """Start a test from an empty PostgreSQL schema."""
+    engine = await connect(url)
+    try:
+        await engine.execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await engine.close()
+
+
 @pytest.fixture(scope="session")
 def worker_id(request: pytest.FixtureRequest) -> str:
     """xdist's worker name, or "main" without xdist."""

@@ -122,14 +122,7 @@ class DatabaseClient:
         for guard in _guards:
             guard(sql)
         event = QueryEvent(sql, params, self.name, context=current_load.get())
-        try:
-            result, event.stats = await call(*args, with_stats=True, **options)
-        except BaseException as error:
-            event.error = error
-            self._notify(event)
-            raise
-        self._notify(event)
-        return result
+        return await self._observed(event, call(*args, with_stats=True, **options), timed=True)
 
     async def control(self, sql: str, operation: Awaitable[T]) -> T:
         """Await a transaction-control operation of the engine, telling listeners about it as
@@ -137,12 +130,22 @@ class DatabaseClient:
         if not _listeners:
             return await operation
         event = QueryEvent(sql, None, self.name, extra={"control": True})
+        result: T = await self._observed(event, operation)
+        return result
+
+    async def _observed(
+        self, event: QueryEvent, operation: Awaitable[Any], timed: bool = False
+    ) -> Any:
+        """Await `operation`; tell listeners about `event` whether it succeeds or fails.
+        `timed`: the operation returns `(result, QueryStats)`."""
         try:
             result = await operation
         except BaseException as error:
             event.error = error
             self._notify(event)
             raise
+        if timed:
+            result, event.stats = result
         self._notify(event)
         return result
 

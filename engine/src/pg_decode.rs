@@ -4,9 +4,7 @@
 use postgres_protocol::types as wire;
 use postgres_types::{FromSql, Kind, Type};
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBool, PyBytes, PyDate, PyDateTime, PyDelta, PyList, PyString, PyTime, PyTzInfo,
-};
+use pyo3::types::{PyBool, PyBytes, PyDate, PyDelta, PyList, PyString, PyTime, PyTzInfo};
 use tokio_postgres::Row;
 
 use crate::calendar::{
@@ -16,7 +14,7 @@ use crate::calendar::{
 use crate::errors::EngineError;
 use crate::hydrate::build_rows;
 use crate::numeric;
-use crate::pytypes::PyTypes;
+use crate::pytypes::{py_datetime, PyTypes};
 
 /// How to turn one column's binary cells into Python objects.
 #[derive(Debug, Clone)]
@@ -284,24 +282,12 @@ fn timestamp(py: Python<'_>, pg_micros: i64, aware: bool) -> Result<Bound<'_, Py
         i64::MIN => civil_from_unix_micros(-62_135_596_800_000_000),
         _ => civil_from_unix_micros(pg_micros + PG_EPOCH_DAYS * MICROS_PER_DAY),
     };
-    let year = python_year(civil.year).ok_or_else(|| {
+    py_datetime(py, &civil, utc.as_ref())?.ok_or_else(|| {
         invalid(format!(
             "year {} is outside Python's datetime range",
             civil.year
         ))
-    })?;
-    Ok(PyDateTime::new(
-        py,
-        year,
-        civil.month as u8,
-        civil.day as u8,
-        civil.hour as u8,
-        civil.minute as u8,
-        civil.second as u8,
-        civil.micro,
-        utc.as_ref(),
-    )?
-    .into_any())
+    })
 }
 
 fn array<'py>(

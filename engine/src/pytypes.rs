@@ -2,6 +2,9 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDateTime, PyTzInfo};
+
+use crate::calendar::{python_year, CivilDateTime};
 
 pub struct PyTypes {
     pub decimal: Py<PyAny>,
@@ -65,4 +68,27 @@ fn set_slot(
     } else {
         Err(PyErr::fetch(target.py()))
     }
+}
+
+/// A `datetime.datetime` from civil fields, or None when the year is outside Python's range.
+pub fn py_datetime<'py>(
+    py: Python<'py>,
+    civil: &CivilDateTime,
+    tz: Option<&Bound<'py, PyTzInfo>>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(year) = python_year(civil.year) else {
+        return Ok(None);
+    };
+    let value = PyDateTime::new(
+        py,
+        year,
+        civil.month as u8,
+        civil.day as u8,
+        civil.hour as u8,
+        civil.minute as u8,
+        civil.second as u8,
+        civil.micro,
+        tz,
+    )?;
+    Ok(Some(value.into_any()))
 }

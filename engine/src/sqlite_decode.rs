@@ -2,15 +2,13 @@
 //! richer Python types come back from the column's declared type, read once per result.
 
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBool, PyBytes, PyDate, PyDateTime, PyDelta, PyList, PyString, PyTime, PyTzInfo,
-};
+use pyo3::types::{PyBool, PyBytes, PyDate, PyDelta, PyList, PyString, PyTime, PyTzInfo};
 
 use crate::calendar::{civil_from_days, civil_from_unix_micros, python_year, MICROS_PER_DAY};
 use crate::errors::EngineError;
 use crate::hydrate::build_rows;
 use crate::pg_encode::parse_uuid;
-use crate::pytypes::PyTypes;
+use crate::pytypes::{py_datetime, PyTypes};
 use crate::sqlite::{parse_date, Cell, SqliteRows};
 
 /// What a declared column type asks the stored value to become.
@@ -215,21 +213,10 @@ fn datetime<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny>, Strin
         Some(_) => return Err(bad()),
     };
     let civil = civil_from_unix_micros(days * MICROS_PER_DAY + of_day);
-    let year = python_year(civil.year).ok_or_else(bad)?;
     let zone = offset.map(|o| tz(py, o)).transpose()?;
-    PyDateTime::new(
-        py,
-        year,
-        civil.month as u8,
-        civil.day as u8,
-        civil.hour as u8,
-        civil.minute as u8,
-        civil.second as u8,
-        civil.micro,
-        zone.as_ref(),
-    )
-    .map(|dt| dt.into_any())
-    .map_err(|e| e.to_string())
+    py_datetime(py, &civil, zone.as_ref())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(bad)
 }
 
 fn time<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny>, String> {

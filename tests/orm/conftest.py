@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from yara_orm import YaraOrm, connect
+from tests.conftest import reset_public_schema
+from yara_orm import YaraOrm
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -22,9 +23,7 @@ async def orm(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[str
         url = "sqlite://:memory:"
     else:
         url = str(request.getfixturevalue("pg_url"))
-        engine = await connect(url)
-        await engine.execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        await engine.close()
+        await reset_public_schema(url)
     await YaraOrm.init(url, models=["tests.orm.models"])
     await YaraOrm.generate_schemas()
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import reset_public_schema
 from yara_orm import IntegrityError, Model, YaraOrm, connections, fields, in_transaction
 
 
@@ -41,12 +42,8 @@ async def setup(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     if backend == "sqlite":
         url = "sqlite://:memory:"
     else:
-        from yara_orm import connect
-
         url = str(request.getfixturevalue("pg_url"))
-        engine = await connect(url)
-        await engine.execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        await engine.close()
+        await reset_public_schema(url)
     await YaraOrm.init(
         url,
         models=[Shelf, Item, Ledger],

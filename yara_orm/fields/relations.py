@@ -153,16 +153,21 @@ class ManyToManyField(RelationField):
         raise AttributeError(f"use `await obj.{self.name}.add(...)` to change a many-to-many")
 
 
-class BackwardRelation(Field):
-    """The reverse side of a foreign key: `author.books`."""
+class ReverseSide(Field):
+    """A relation the ORM adds to the target of a foreign key or many-to-many."""
 
     has_column: ClassVar[bool] = False
     is_relation: ClassVar[bool] = True
 
-    def __init__(self, forward: ForeignKeyField) -> None:
+    def __init__(self, forward: ForeignKeyField | ManyToManyField) -> None:
         super().__init__(null=True)
-        self.forward = forward
+        # Any: the forward field is a descriptor class, which type checkers would apply here.
+        self.forward: Any = forward
         self.related_model = forward.model
+
+
+class BackwardRelation(ReverseSide):
+    """The reverse side of a foreign key: `author.books` (`forward` is the ForeignKeyField)."""
 
     def __get__(self, instance: Model | None, owner: type) -> Any:
         if instance is None:
@@ -186,16 +191,8 @@ class BackwardOneToOne(BackwardRelation):
         return PendingRelation(instance, self)
 
 
-class BackwardManyToMany(Field):
-    """The reverse side of a many-to-many: `tag.books`."""
-
-    has_column: ClassVar[bool] = False
-    is_relation: ClassVar[bool] = True
-
-    def __init__(self, forward: ManyToManyField) -> None:
-        super().__init__(null=True)
-        self.forward = forward
-        self.related_model = forward.model
+class BackwardManyToMany(ReverseSide):
+    """The reverse side of a many-to-many: `tag.books` (`forward` is the ManyToManyField)."""
 
     def __get__(self, instance: Model | None, owner: type) -> Any:
         if instance is None:
