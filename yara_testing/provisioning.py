@@ -85,6 +85,24 @@ async def create_database(admin_url: str, name: str, reuse: bool) -> bool:
     return False
 
 
+async def drop_leftovers(admin_url: str, base: str) -> list[str]:
+    """Drop `base` and its `base_gw<N>` siblings that nobody is connected to: databases a
+    crashed earlier run left behind. Returns their names."""
+    engine = await connect(admin_url, max_size=1, connect_timeout=10)
+    try:
+        rows = await engine.fetch_rows(
+            "SELECT d.datname FROM pg_database d WHERE (d.datname = $1 OR d.datname LIKE $2) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+            [base, base.replace("_", "\\_") + "\\_gw%"],
+        )
+    finally:
+        await engine.close()
+    names = [str(row[0]) for row in rows]
+    for name in names:
+        await drop_database(admin_url, name)
+    return names
+
+
 async def drop_database(admin_url: str, name: str) -> None:
     quoted = '"' + name.replace('"', '""') + '"'
     await _admin(admin_url, f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")

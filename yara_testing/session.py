@@ -24,6 +24,7 @@ from yara_testing.provisioning import (
     create_database,
     database_name,
     drop_database,
+    drop_leftovers,
     start_server,
     with_database,
 )
@@ -139,6 +140,12 @@ class DatabaseSession:
         kept = False
         if self.backend == "postgres":
             assert self.admin_url is not None
+            if self.state.worker is None and not settings.reuse:
+                base = database_name(settings.name, None)
+                dropped = self.portal.run(drop_leftovers, self.admin_url, base)
+                self.state.notes.extend(
+                    f"dropped {name}, left by an earlier run" for name in dropped
+                )
             self.db_name = database_name(settings.name, self.state.worker)
             kept = self.portal.run(create_database, self.admin_url, self.db_name, settings.reuse)
             self.url = with_database(self.admin_url, self.db_name)

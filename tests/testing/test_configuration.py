@@ -221,3 +221,23 @@ def test_reuse_db_keeps_the_database_and_rebuilds_on_model_changes(
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     final = pytester.runpytest_subprocess("--yara-db=postgres", f"--yara-db-url={url}")
     final.assert_outcomes(passed=1)  # without --yara-reuse-db the database is dropped at the end
+
+
+@pytest.mark.postgres
+def test_databases_left_by_a_crashed_run_are_dropped(pytester: pytest.Pytester) -> None:
+    import asyncio
+
+    from yara_testing.provisioning import _admin, _exists
+
+    url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"crashed_{os.getpid()}"
+    leftover = f"test_{name}_gw7"
+    asyncio.run(_admin(url, f'CREATE DATABASE "{leftover}"'))
+    pytester.makeini(
+        f"[pytest]\nyara_models = app_models\nyara_db_name = {name}\nasyncio_mode = auto\n"
+    )
+    pytester.makepyfile(app_models=APP_MODELS, test_x="async def test_x(yara_db): pass")
+    result = pytester.runpytest_subprocess("--yara-db=postgres", f"--yara-db-url={url}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*(dropped {leftover}, left by an earlier run)*"])
+    assert not asyncio.run(_exists(url, leftover))
