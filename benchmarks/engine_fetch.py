@@ -9,17 +9,16 @@ one run (absolute times drift on shared machines; ratios much less).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
-import os
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+
+import timing
 
 from yara_orm import connect
 
@@ -39,26 +38,6 @@ def make_rows(count: int) -> list[list[object]]:
         ]
         for i in range(count)
     ]
-
-
-async def median_async(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
-    await fn()  # warm up caches and connections
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
-def median_sync(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 async def worst_loop_stall(fetch: Callable[[], Awaitable[object]]) -> float:
@@ -116,8 +95,8 @@ async def bench_postgres(url: str, rows: int, repeat: int) -> None:
         async with pool.acquire() as conn:
             await conn.executemany(insert, data)
 
-    bulk_ref = await median_async(asyncpg_bulk, max(3, repeat // 3))
-    bulk_yara = await median_async(yara_bulk, max(3, repeat // 3))
+    bulk_ref = await timing.median_async(asyncpg_bulk, max(3, repeat // 3))
+    bulk_yara = await timing.median_async(yara_bulk, max(3, repeat // 3))
     report(
         f"PostgreSQL bulk insert, {rows} rows (5 columns), median",
         [("asyncpg executemany", bulk_ref, None), ("yara execute_many", bulk_yara, bulk_ref)],
@@ -130,8 +109,8 @@ async def bench_postgres(url: str, rows: int, repeat: int) -> None:
     async def yara_fetch() -> None:
         await engine.fetch_rows(ROW_SQL_PG)
 
-    fetch_ref = await median_async(asyncpg_fetch, repeat)
-    fetch_yara = await median_async(yara_fetch, repeat)
+    fetch_ref = await timing.median_async(asyncpg_fetch, repeat)
+    fetch_yara = await timing.median_async(yara_fetch, repeat)
     report(
         f"PostgreSQL fetch all, {rows} rows, median",
         [
@@ -151,8 +130,8 @@ async def bench_postgres(url: str, rows: int, repeat: int) -> None:
         for i in range(200):
             await engine.fetch_rows(one, [i])
 
-    one_ref = await median_async(asyncpg_one, max(3, repeat // 3))
-    one_yara = await median_async(yara_one, max(3, repeat // 3))
+    one_ref = await timing.median_async(asyncpg_one, max(3, repeat // 3))
+    one_yara = await timing.median_async(yara_one, max(3, repeat // 3))
     report(
         "PostgreSQL 200 sequential primary-key fetches, median",
         [("asyncpg", one_ref, None), ("yara", one_yara, one_ref)],
@@ -196,8 +175,8 @@ async def bench_sqlite(path: Path, rows: int, repeat: int) -> None:
         await engine.execute("DELETE FROM bench_items")
         await engine.execute_many(insert, data)
 
-    bulk_ref = median_sync(sqlite3_bulk, max(3, repeat // 3))
-    bulk_yara = await median_async(yara_bulk, max(3, repeat // 3))
+    bulk_ref = timing.median_sync(sqlite3_bulk, max(3, repeat // 3))
+    bulk_yara = await timing.median_async(yara_bulk, max(3, repeat // 3))
     report(
         f"SQLite bulk insert, {rows} rows, median",
         [
@@ -217,9 +196,9 @@ async def bench_sqlite(path: Path, rows: int, repeat: int) -> None:
             "SELECT id, name, CAST(price AS TEXT), created, flag + 0 FROM bench_items"
         )
 
-    fetch_ref = median_sync(sqlite3_fetch, repeat)
-    fetch_yara = await median_async(yara_fetch, repeat)
-    fetch_plain = await median_async(yara_fetch_plain, repeat)
+    fetch_ref = timing.median_sync(sqlite3_fetch, repeat)
+    fetch_yara = await timing.median_async(yara_fetch, repeat)
+    fetch_plain = await timing.median_async(yara_fetch_plain, repeat)
     report(
         f"SQLite fetch all, {rows} rows, median",
         [
@@ -233,15 +212,7 @@ async def bench_sqlite(path: Path, rows: int, repeat: int) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
+    parser = timing.parser(__doc__, rows=10_000, repeat=15)
     parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yara-bench-") as directory:

@@ -9,16 +9,13 @@ the median of `--repeat` runs after a warm-up; the ratio is yara / Tortoise in t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+import timing
 from tortoise import Tortoise
 from tortoise import fields as tfields
 from tortoise.models import Model as TModel
@@ -66,16 +63,6 @@ class YBook(yara_orm.Model):
         table = "y_book"
 
 
-async def median(fn: Callable[[], Awaitable[object]], repeat: int) -> float:
-    await fn()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
-
-
 def book_values(i: int) -> dict[str, object]:
     return {
         "title": f"Book {i}",
@@ -106,7 +93,13 @@ async def run(label: str, yara_url: str, tortoise_url: str, rows: int, repeat: i
         )
 
     results: list[tuple[str, float, float]] = []
-    results.append((f"bulk_create {rows}", await median(y_bulk, 3), await median(t_bulk, 3)))
+    results.append(
+        (
+            f"bulk_create {rows}",
+            await timing.median_async(y_bulk, 3),
+            await timing.median_async(t_bulk, 3),
+        )
+    )
     t_ids = [b.id async for b in TBook.all().limit(500)]
     y_ids = [b.id async for b in YBook.all().limit(500)]
     some_t_authors = [a.id for a in t_authors[:10]]
@@ -130,7 +123,13 @@ async def run(label: str, yara_url: str, tortoise_url: str, rows: int, repeat: i
         ),
     ]
     for name, yara_fn, tortoise_fn in cases:
-        results.append((name, await median(yara_fn, repeat), await median(tortoise_fn, repeat)))
+        results.append(
+            (
+                name,
+                await timing.median_async(yara_fn, repeat),
+                await timing.median_async(tortoise_fn, repeat),
+            )
+        )
 
     async def y_get() -> None:
         for pk in y_ids[:200]:
@@ -148,8 +147,16 @@ async def run(label: str, yara_url: str, tortoise_url: str, rows: int, repeat: i
         for i in range(100):
             await TBook.filter(rating__gt=i % 5).count()
 
-    results.append(("200 x get(pk)", await median(y_get, 3), await median(t_get, 3)))
-    results.append(("100 x filter().count()", await median(y_count, 3), await median(t_count, 3)))
+    results.append(
+        ("200 x get(pk)", await timing.median_async(y_get, 3), await timing.median_async(t_get, 3))
+    )
+    results.append(
+        (
+            "100 x filter().count()",
+            await timing.median_async(y_count, 3),
+            await timing.median_async(t_count, 3),
+        )
+    )
 
     print(f"\n{label}: median ms, yara vs Tortoise ORM")
     for name, yara_time, tortoise_time in results:
@@ -163,15 +170,7 @@ async def run(label: str, yara_url: str, tortoise_url: str, rows: int, repeat: i
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument(
-        "--pg-url",
-        default=os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
+    parser = timing.parser(__doc__, rows=10_000, repeat=7)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], required=True)
     args = parser.parse_args()
     if args.backend == "sqlite":
