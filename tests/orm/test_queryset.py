@@ -140,6 +140,9 @@ async def test_aggregates_annotate_and_group_by(shop: dict[str, Author]) -> None
     assert [(a.name, a.n) for a in counted] == [("Ada", 2), ("Alan", 1), ("Grace", 2)]
     busy = await Author.annotate(n=Count("books")).filter(n__gt=1).order_by("-name")
     assert [a.name for a in busy] == ["Grace", "Ada"]
+    # A filter on an aggregate given before a plain one: parameters still line up.
+    mixed = Author.annotate(n=Count("books")).filter(n__gt=1).filter(name__startswith="G")
+    assert [a.name for a in await mixed] == ["Grace"]
     rows = await (
         Book.annotate(total=Sum("price"), cheapest=Min("price"), dearest=Max("price"))
         .group_by("author__name")

@@ -172,19 +172,21 @@ class QuerySet(Generic[M]):
 
     def _where(self, compiler: Compiler) -> tuple[str, str]:
         """WHERE and HAVING conditions (filters on aggregates go to HAVING)."""
-        where: list[str] = []
-        having: list[str] = []
-        for q in self._filters:
-            sql = compiler.where(q)
-            if sql == "1 = 1":
-                continue
-            aggregated = any(
+
+        def aggregated(q: Q) -> bool:
+            return any(
                 key.split("__")[0] in self._annotations
                 and self._annotations[key.split("__")[0]].is_aggregate
                 for key in _keys(q)
             )
-            (having if aggregated else where).append(sql)
-        return " AND ".join(where), " AND ".join(having)
+
+        # WHERE before HAVING, as in the SQL text, so positional parameters line up.
+        where = [compiler.where(q) for q in self._filters if not aggregated(q)]
+        having = [compiler.where(q) for q in self._filters if aggregated(q)]
+        return (
+            " AND ".join(s for s in where if s != "1 = 1"),
+            " AND ".join(s for s in having if s != "1 = 1"),
+        )
 
     def _order_sql(self, compiler: Compiler) -> str:
         terms = []
