@@ -3,6 +3,7 @@ database (provisioned on first use, torn down at the end)."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import time
@@ -155,7 +156,8 @@ class DatabaseSession:
         except YaraError as error:
             pytest.fail(f"yara: {error}", pytrace=False)
         statements = YaraOrm.schema_statements()
-        fingerprint = str(hash(tuple(statements)))
+        # hashlib, not hash(): string hashes change from one process to the next.
+        fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
         if kept and self.portal.run(self._fingerprint) != fingerprint:
             # The models changed since the kept database was made: rebuild it.
             self.portal.run(YaraOrm.close)

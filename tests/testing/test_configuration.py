@@ -195,13 +195,19 @@ def test_reuse_db_keeps_the_database_and_rebuilds_on_model_changes(
     pytester.makepyfile(
         app_models=APP_MODELS,
         test_x="""
-        from app_models import Author
+        from pathlib import Path
+
         from yara_orm import connections
 
 
         async def test_x(yara_db):
-            rows = await connections.get().fetch("SELECT count(*) FROM author")
-            assert rows == [(0,)]
+            client = connections.get()
+            assert await client.fetch("SELECT count(*) FROM author") == [(0,)]
+            rows = await client.fetch(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"
+            )
+            with Path("oids.txt").open("a") as out:
+                out.write(f"{rows[0][0]} ")
         """,
     )
     args = [
@@ -219,6 +225,9 @@ def test_reuse_db_keeps_the_database_and_rebuilds_on_model_changes(
         app_models=APP_MODELS + "\n\nclass Extra(Model):\n    x = fields.IntField()\n"
     )
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    first, kept, rebuilt = (pytester.path / "oids.txt").read_text().split()
+    assert first == kept, "the second run used the same database"
+    assert rebuilt != kept, "a model change rebuilt it"
     final = pytester.runpytest_subprocess("--yara-db=postgres", f"--yara-db-url={url}")
     final.assert_outcomes(passed=1)  # without --yara-reuse-db the database is dropped at the end
 
