@@ -13,10 +13,12 @@
 //! for the running ones before finalization begins.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCFunction;
@@ -144,15 +146,25 @@ where
     };
     future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
     let delivery = (event_loop.unbind(), future.clone().unbind());
-    let task = runtime.spawn(work(cancel_rx));
+    let work = work(cancel_rx);
     runtime.spawn(async move {
-        let result = match task.await {
-            Ok(result) => result,
-            Err(join_error) => Err(EngineError::interface(format!(
-                "the engine's task failed: {join_error}"
-            ))),
-        };
-        let reply = finish(result);
+        // Python cancelling the future only signals `cancel_rx`: the work always runs to its
+        // end here, so a connection is never abandoned mid-exchange.
+        let outcome = AssertUnwindSafe(work)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                // A bug, but the awaiting Python code gets an exception rather than a hang.
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(EngineError::interface(format!(
+                    "the engine's task failed: {message}"
+                )))
+            });
+        let reply = finish(outcome);
         // Taking the GIL may wait: never on a Tokio worker.
         let _ = tokio::task::spawn_blocking(move || deliver(delivery, reply)).await;
     });
