@@ -15,7 +15,6 @@ from typing import ParamSpec, TypeVar
 
 from yara_orm._engine import Transaction
 from yara_orm.connection import DatabaseClient, connections
-from yara_orm.exceptions import TransactionManagementError
 
 _current: contextvars.ContextVar[dict[str, TransactionClient] | None] = contextvars.ContextVar(
     "yara_transactions", default=None
@@ -100,13 +99,6 @@ def atomic(
         return wrapper
 
     return decorate
-
-
-def require_transaction(name: str = "default") -> TransactionClient:
-    client = current_transaction(name)
-    if client is None:
-        raise TransactionManagementError(f"no transaction is open on connection {name!r}")
-    return client
 
 
 __all__ = ["TransactionClient", "atomic", "current_transaction", "in_transaction"]

@@ -62,6 +62,8 @@ async def test_statements_inside_use_the_transaction(orm: str) -> None:
         rows = await tx.execute_query_dict("SELECT name FROM author")
         assert rows == [{"name": "inside"}]
         await tx.execute("UPDATE author SET name = 'raw'")
+        # using_db: a query run on a client given explicitly.
+        assert [a.name for a in await Author.all().using_db(tx)] == ["raw"]
     assert await names() == ["raw"]
 
 

@@ -31,8 +31,6 @@ from yara_orm.fields.scalars import (
     UUIDField,
 )
 
-OnDelete = str
-
 __all__ = [
     "CASCADE",
     "NO_ACTION",
@@ -54,7 +52,6 @@ __all__ = [
     "IntField",
     "JSONField",
     "ManyToManyField",
-    "OnDelete",
     "OneToOneField",
     "SmallIntField",
     "TextField",

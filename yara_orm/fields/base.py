@@ -117,17 +117,6 @@ class Field:
     #: Converts a value read from the database; None when the engine's type is already right.
     from_db: Callable[[Any], Any] | None = None
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "column": self.column,
-            "type": type(self).__name__,
-            "pk": self.pk,
-            "null": self.null,
-            "unique": self.unique,
-            "description": self.description,
-        }
-
     def __repr__(self) -> str:
         owner = self.model.__name__ if self.model else "?"
         return f"<{type(self).__name__} {owner}.{self.name}>"

@@ -336,8 +336,4 @@ class Model(metaclass=ModelMeta):
         await prefetch_related_objects([self], names)
 
 
-def is_model(value: Any) -> bool:
-    return isinstance(value, type) and issubclass(value, Model) and value is not Model
-
-
-__all__ = ["Model", "is_model"]
+__all__ = ["Model"]

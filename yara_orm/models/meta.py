@@ -9,11 +9,7 @@ from typing import TYPE_CHECKING, Any
 from yara_orm.exceptions import FieldError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
-    BackwardManyToMany,
-    BackwardOneToOne,
-    BackwardRelation,
     ForeignKeyField,
-    ManyToManyField,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +64,6 @@ class MetaInfo:
         self.converters = [
             (index, f.from_db) for index, f in enumerate(self.columns) if f.from_db is not None
         ]
-        self.by_column = {f.column: f for f in self.columns}
         self.finalized = True
 
     # Lookups used by the query compiler -------------------------------------------------
@@ -76,16 +71,6 @@ class MetaInfo:
     @property
     def forward_fks(self) -> list[ForeignKeyField]:
         return [f for f in self.fields.values() if isinstance(f, ForeignKeyField)]
-
-    @property
-    def m2m_fields(self) -> list[ManyToManyField | BackwardManyToMany]:
-        return [
-            f for f in self.fields.values() if isinstance(f, ManyToManyField | BackwardManyToMany)
-        ]
-
-    @property
-    def backward_relations(self) -> list[BackwardRelation]:
-        return [f for f in self.fields.values() if isinstance(f, BackwardRelation)]
 
     def field(self, name: str) -> Field:
         if name == "pk":
@@ -115,9 +100,6 @@ class MetaInfo:
             f"{self.model.__name__} has no field {name!r}; "
             f"valid fields: {', '.join(sorted(self.fields))}"
         )
-
-    def is_one_to_one_reverse(self, field: Field) -> bool:
-        return isinstance(field, BackwardOneToOne)
 
 
 def attname(field: Field) -> str:

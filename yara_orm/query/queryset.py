@@ -52,7 +52,8 @@ class QuerySet(Generic[M]):
     def client(self) -> DatabaseClient:
         return self._client or connections.get(self.model._meta.connection)
 
-    def using_client(self, client: DatabaseClient) -> QuerySet[M]:
+    def using_db(self, client: DatabaseClient) -> QuerySet[M]:
+        """Run on `client` (a transaction's, say) instead of the current connection."""
         clone = self._clone()
         clone._client = client
         return clone
