@@ -116,13 +116,11 @@ def test_models_module_that_does_not_import(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.postgres
-def test_local_binaries_are_used_without_docker(pytester: pytest.Pytester) -> None:
-    if (
-        shutil.which("initdb") is None
-        and not any(os.path.exists(f"/usr/lib/postgresql/{v}/bin/initdb") for v in range(10, 20))
-        and shutil.which("pg_config") is None
-    ):
-        pytest.skip("PostgreSQL server binaries are not installed here")
+def test_postgres_without_a_url_provisions_a_server(pytester: pytest.Pytester) -> None:
+    """testcontainers where a Docker engine answers; else local binaries, saying why."""
+    containers = _containers_usable()
+    if not containers and not _local_binaries_present():
+        pytest.skip("neither a Docker engine nor PostgreSQL server binaries here")
     pytester.makepyfile(
         app_models=APP_MODELS,
         test_x="""
@@ -137,21 +135,35 @@ def test_local_binaries_are_used_without_docker(pytester: pytest.Pytester) -> No
     pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
     result = pytester.runpytest_subprocess("--yara-db=postgres", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        ["*yara: postgres database test_* via local PostgreSQL binaries; provisioning *s*"]
-    )
-    if shutil.which("docker") is not None or not _docker_answers():
-        result.stdout.fnmatch_lines(["*(testcontainers: *)*"])
+    if containers:
+        result.stdout.fnmatch_lines(["*yara: postgres database test_* via testcontainers (*"])
+    else:
+        result.stdout.fnmatch_lines(
+            [
+                "*yara: postgres database test_* via local PostgreSQL binaries; provisioning *s*",
+                "*(testcontainers: *)*",
+            ]
+        )
 
 
-def _docker_answers() -> bool:
+def _containers_usable() -> bool:
     try:
         import docker
+        import testcontainers.postgres  # noqa: F401
 
         docker.from_env(timeout=2).ping()
     except Exception:
         return False
     return True
+
+
+def _local_binaries_present() -> bool:
+    versions = range(10, 20)
+    return (
+        shutil.which("initdb") is not None
+        or shutil.which("pg_config") is not None
+        or any(os.path.exists(f"/usr/lib/postgresql/{v}/bin/initdb") for v in versions)
+    )
 
 
 def test_nothing_available_lists_the_three_ways(pytester: pytest.Pytester) -> None:
