@@ -138,10 +138,16 @@ class _Unavailable(Exception):
 
 
 def _testcontainers(image: str) -> tuple[str, Callable[[], None]]:
-    try:
-        postgres_module: Any = importlib.import_module("testcontainers.postgres")
-    except ImportError:
-        raise _Unavailable("the testcontainers package is not installed") from None
+    postgres_module: Any = None
+    # testcontainers 4.x moved the module; older releases only have the first name.
+    for name in ("testcontainers.community.postgres", "testcontainers.postgres"):
+        try:
+            postgres_module = importlib.import_module(name)
+            break
+        except ImportError:
+            continue
+    if postgres_module is None:
+        raise _Unavailable("the testcontainers package is not installed")
     try:
         docker: Any = importlib.import_module("docker")
         docker.from_env(timeout=5).ping()
