@@ -10,7 +10,7 @@ from yara_orm.connection import connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import ConfigurationError
 from yara_orm.models.registry import registry
-from yara_orm.schema import schema_sql
+from yara_orm.schema import schema_sql, table_names
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -59,6 +59,11 @@ class YaraOrm:
         client = connections.base(connection)
         models = [m for m in cls.models if m._meta.connection == connection]
         return schema_sql(models, client.dialect, safe)
+
+    @classmethod
+    def table_names(cls, connection: str = "default") -> list[str]:
+        """The tables of the models on `connection`, referenced tables first."""
+        return table_names([m for m in cls.models if m._meta.connection == connection])
 
     @classmethod
     async def generate_schemas(cls, safe: bool = True) -> None:

@@ -86,13 +86,23 @@ def through_sql(field: ManyToManyField, dialect: Dialect, safe: bool) -> str:
     )
 
 
+def _join_fields(ordered: list[type[Model]]) -> list[ManyToManyField]:
+    return [
+        field
+        for model in ordered
+        for field in model._meta.fields.values()
+        if isinstance(field, ManyToManyField)
+    ]
+
+
 def schema_sql(models: list[type[Model]], dialect: Dialect, safe: bool = True) -> list[str]:
-    statements: list[str] = []
     ordered = _ordered(models)
-    for model in ordered:
-        statements.extend(table_sql(model, dialect, safe))
-    for model in ordered:
-        for field in model._meta.fields.values():
-            if isinstance(field, ManyToManyField):
-                statements.append(through_sql(field, dialect, safe))
+    statements = [sql for model in ordered for sql in table_sql(model, dialect, safe)]
+    statements += [through_sql(field, dialect, safe) for field in _join_fields(ordered)]
     return statements
+
+
+def table_names(models: list[type[Model]]) -> list[str]:
+    """Every table of `models`, join tables included, in creation order (referenced first)."""
+    ordered = _ordered(models)
+    return [m._meta.table for m in ordered] + [f.through or "" for f in _join_fields(ordered)]

@@ -28,10 +28,7 @@ async def empty_tables() -> None:
     for name in connections.names():
         client = connections.base(name)
         quote = client.dialect.quote
-        tables: list[str] = []
-        for statement in reversed(YaraOrm.schema_statements(name)):
-            if statement.startswith("CREATE TABLE"):
-                tables.append(statement.split('"')[1])
+        tables = list(reversed(YaraOrm.table_names(name)))
         if client.dialect.name == "postgres" and tables:
             await client.execute_script(
                 "TRUNCATE " + ", ".join(quote(t) for t in tables) + " RESTART IDENTITY CASCADE"

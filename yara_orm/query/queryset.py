@@ -314,13 +314,12 @@ class QuerySet(Generic[M]):
 
     def _shape_values(self, rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> list[Any]:
         converters = []
+        probe = Compiler(self.model, self.client.dialect)
         for index, name in enumerate(names):
             if name in self._annotations:
                 continue
             try:
-                _, field, _, _ = Compiler(self.model, self.client.dialect).walk(
-                    name.split("__"), join=False
-                )
+                _, field, _, _ = probe.walk(name.split("__"), join=False)
             except FieldError:
                 continue
             if field.from_db is not None:

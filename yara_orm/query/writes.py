@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
-from yara_orm.exceptions import FieldError, ValidationError
-from yara_orm.models.meta import attname
+from yara_orm.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -45,13 +44,7 @@ async def update_instance(instance: Model, update_fields: list[str] | None) -> N
     client = _client(model)
     dialect = client.dialect
     if update_fields is not None:
-        unknown = [n for n in update_fields if n not in meta.fields and n != "pk"]
-        unknown = [n for n in unknown if not any(n == attname(f) for f in meta.columns)]
-        if unknown:
-            raise FieldError(
-                f"{model.__name__} has no field {unknown[0]!r} to update; "
-                f"valid fields: {', '.join(sorted(meta.fields))}"
-            )
+        # column_field raises FieldError naming an unknown field and listing the valid ones.
         names = [n for n in update_fields if meta.column_field(n) is not meta.pk]
         auto = [f.name for f in meta.columns if getattr(f, "auto_now", False)]
         names = list(dict.fromkeys([*names, *auto]))
