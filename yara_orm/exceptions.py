@@ -19,6 +19,7 @@ __all__ = [
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "IsolationDeadlockError",
     "MultipleObjectsReturned",
     "NotSupportedError",
     "OperationalError",
@@ -90,6 +91,11 @@ class DBConnectionError(OperationalError, builtins.ConnectionError):
 
 class PoolTimeoutError(OperationalError, builtins.TimeoutError):
     """No pooled connection became free within the acquire timeout."""
+
+
+class IsolationDeadlockError(PoolTimeoutError):
+    """Under a test's isolation, a statement waited for the shared connection while another
+    task's transaction held it without running anything (that task awaits this one)."""
 
 
 class QueryCanceledError(OperationalError):

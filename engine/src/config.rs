@@ -45,7 +45,7 @@ impl PoolOptions {
     }
 }
 
-fn seconds(name: &str, value: f64) -> EngineResult<Duration> {
+pub fn seconds(name: &str, value: f64) -> EngineResult<Duration> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
     } else {

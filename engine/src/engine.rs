@@ -1,105 +1,23 @@
 //! `connect()` and the `Engine`: the Python face of a pool, its statement methods, and the
 //! switch into isolation mode.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::backend::Backend;
 use crate::bridge::spawn_outcome;
-use crate::config::{parse_url, redact, PoolOptions, Target};
-use crate::errors::{EngineError, EngineResult};
-use crate::isolation::{self, IsolationState};
+use crate::config::{parse_url, redact, seconds, PoolOptions, Target};
+use crate::core::EngineCore;
+use crate::isolation;
 use crate::postgres::PgBackend;
+use crate::py_transaction::NewTransaction;
 use crate::runner::StatementRunner;
-use crate::session::{Backend, Pinned};
 use crate::sqlite::SqliteBackend;
-use crate::transaction::{self, NewTransaction};
-
-pub struct EngineCore {
-    pub backend: Backend,
-    pub url: String,
-    isolation: Mutex<Option<IsolationState>>,
-    /// Serialises entering and leaving isolation levels.
-    pub isolation_gate: tokio::sync::Mutex<()>,
-    closed: AtomicBool,
-}
-
-impl EngineCore {
-    fn isolation(&self) -> MutexGuard<'_, Option<IsolationState>> {
-        // A poisoned lock only means a panic elsewhere; the state itself is still consistent.
-        self.isolation
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The isolation's connection and depth, if the engine is isolated.
-    pub fn isolation_top(&self) -> Option<(Arc<Pinned>, usize)> {
-        self.isolation()
-            .as_ref()
-            .map(|state| (Arc::clone(&state.pinned), state.levels.len()))
-    }
-
-    pub fn innermost_level(&self) -> Option<u64> {
-        self.isolation()
-            .as_ref()
-            .and_then(|state| state.levels.last().copied())
-    }
-
-    pub fn level_alive(&self, level: u64) -> bool {
-        self.isolation()
-            .as_ref()
-            .is_some_and(|state| state.levels.contains(&level))
-    }
-
-    pub fn set_isolation(&self, state: Option<IsolationState>) {
-        *self.isolation() = state;
-    }
-
-    pub fn push_level(&self, id: u64) -> usize {
-        let mut guard = self.isolation();
-        match guard.as_mut() {
-            Some(state) => {
-                state.levels.push(id);
-                state.levels.len()
-            }
-            None => 0,
-        }
-    }
-
-    pub fn pop_level(&self) -> u64 {
-        self.isolation()
-            .as_mut()
-            .and_then(|state| state.levels.pop())
-            .unwrap_or_default()
-    }
-
-    pub fn check_open(&self) -> EngineResult<()> {
-        if self.closed.load(Ordering::Acquire) {
-            Err(EngineError::interface(format!(
-                "the engine for {} is closed",
-                self.url
-            )))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn close(self: Arc<Self>) -> EngineResult<()> {
-        self.closed.store(true, Ordering::Release);
-        let _gate = self.isolation_gate.lock().await;
-        let state = self.isolation().take();
-        if let Some(state) = state {
-            let conn = state.pinned.lock().await.take_conn();
-            if let Some(conn) = conn {
-                conn.rollback_and_release().await;
-            }
-        }
-        self.backend.close();
-        Ok(())
-    }
-}
+use crate::task::TaskRef;
+use crate::transaction;
 
 /// A connection pool to one database. Every method that talks to the database returns an
 /// awaitable; none blocks the event loop.
@@ -136,18 +54,27 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         self.core.check_open().map_err(|e| e.into_pyerr(py))?;
         let core = Arc::clone(&self.core);
-        spawn_outcome(py, move |_| async move {
-            transaction::begin(core, isolation)
+        let task = if core.isolation_top().is_some() {
+            TaskRef::current(py)
+        } else {
+            None
+        };
+        spawn_outcome(py, move |cancel| async move {
+            transaction::begin(core, isolation, task, cancel)
                 .await
                 .map(NewTransaction)
         })
     }
 
-    /// Enter (one more level of) isolation mode; returns the depth.
-    fn enter_isolation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Enter (one more level of) isolation mode; returns the depth. `patience`: seconds a
+    /// statement may wait for the connection while another task's transaction holds it and
+    /// runs nothing, before it fails as a deadlock (set when the first level is entered).
+    #[pyo3(signature = (*, patience=10.0))]
+    fn enter_isolation<'py>(&self, py: Python<'py>, patience: f64) -> PyResult<Bound<'py, PyAny>> {
         self.core.check_open().map_err(|e| e.into_pyerr(py))?;
+        let patience: Duration = seconds("patience", patience).map_err(|e| e.into_pyerr(py))?;
         let core = Arc::clone(&self.core);
-        spawn_outcome(py, move |_| isolation::enter(core))
+        spawn_outcome(py, move |_| isolation::enter(core, patience))
     }
 
     /// Leave the innermost isolation level, rolling back everything done in it.
@@ -176,7 +103,7 @@ impl Engine {
 
     #[getter]
     fn is_closed(&self) -> bool {
-        self.core.closed.load(Ordering::Acquire)
+        self.core.is_closed()
     }
 
     /// `{"size": open connections, "idle": idle ones, "max_size": limit}`.
@@ -232,12 +159,6 @@ pub fn connect<'py>(
             Target::Postgres(pg) => Backend::Pg(PgBackend::connect(pg, options).await?),
             Target::Sqlite(lite) => Backend::Sqlite(SqliteBackend::connect(lite, options).await?),
         };
-        Ok(NewEngine(Arc::new(EngineCore {
-            backend,
-            url: shown,
-            isolation: Mutex::new(None),
-            isolation_gate: tokio::sync::Mutex::new(()),
-            closed: AtomicBool::new(false),
-        })))
+        Ok(NewEngine(Arc::new(EngineCore::new(backend, shown))))
     })
 }

@@ -47,6 +47,9 @@ pub enum EngineError {
     Decode { column: String, reason: String },
     /// A column type the engine has no decoder for.
     UnsupportedType { column: String, type_name: String },
+    /// In isolation, a statement waited for the shared connection while another task's
+    /// transaction held it and ran nothing.
+    IsolationDeadlock { waited: Duration },
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -140,6 +143,16 @@ impl fmt::Display for EngineError {
             EngineError::Decode { column, reason } => {
                 write!(f, "cannot decode column {column:?}: {reason}")
             }
+            EngineError::IsolationDeadlock { waited } => write!(
+                f,
+                "waited {:.1}s for the test's database connection, which a transaction of \
+                 another task holds without running anything: under the test's isolation every \
+                 task shares one connection, so a task that holds a transaction while it awaits \
+                 this one deadlocks. Finish the transaction before awaiting work that uses the \
+                 database, or give the test real transactions \
+                 (@pytest.mark.yara_db(transaction=True))",
+                waited.as_secs_f64()
+            ),
             EngineError::UnsupportedType { column, type_name } => write!(
                 f,
                 "column {column:?} has type {type_name}, which the engine cannot decode; \
@@ -233,6 +246,7 @@ fn build_exception(py: Python<'_>, error: &EngineError) -> PyResult<PyErr> {
         }
         EngineError::Decode { .. } => "DataError",
         EngineError::UnsupportedType { .. } => "NotSupportedError",
+        EngineError::IsolationDeadlock { .. } => "IsolationDeadlockError",
     };
     let class = module.getattr(class_name)?;
     let instance = class.call((error.to_string(),), Some(&kwargs))?;

@@ -1,9 +1,12 @@
 //! yara-orm's engine: pooling, parameter binding and row decoding for PostgreSQL and SQLite,
 //! exposed to Python as `yara_orm._engine`. This file only declares modules and exports.
 
+mod backend;
 mod bridge;
 mod calendar;
+mod cancel;
 mod config;
+mod core;
 mod engine;
 mod errors;
 mod hydrate;
@@ -11,15 +14,19 @@ mod isolation;
 mod numeric;
 mod pg_decode;
 mod pg_encode;
+mod pinned;
+mod pooled;
 mod postgres;
+mod py_transaction;
 mod pytypes;
 mod reply;
 mod runner;
-mod session;
+mod savepoint;
 mod sqlite;
 mod sqlite_decode;
 mod statement;
 mod stats;
+mod task;
 mod transaction;
 mod value;
 
@@ -31,7 +38,7 @@ fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(engine::connect, module)?)?;
     module.add_class::<runner::StatementRunner>()?;
     module.add_class::<engine::Engine>()?;
-    module.add_class::<transaction::Transaction>()?;
+    module.add_class::<py_transaction::Transaction>()?;
     module.add_class::<stats::QueryStats>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

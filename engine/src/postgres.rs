@@ -1,10 +1,15 @@
 //! PostgreSQL over tokio-postgres: the pool (deadpool), the prepared-statement cache, and
 //! running one `Statement` on one connection. No Python in here.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::{future::try_join_all, TryStreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::NoTls;
 
 use crate::config::{PgTarget, PoolOptions};
@@ -17,6 +22,7 @@ pub struct PgBackend {
     pool: Pool,
     target: PgTarget,
     options: PoolOptions,
+    cancel_endpoint: Arc<CancelEndpoint>,
 }
 
 pub type PgConn = Object;
@@ -51,10 +57,16 @@ impl PgBackend {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| EngineError::config(format!("cannot build the connection pool: {e}")))?;
+        let cancel_endpoint = Arc::new(CancelEndpoint {
+            host: target.host.clone(),
+            port: target.port,
+            timeout: options.connect_timeout,
+        });
         let backend = PgBackend {
             pool,
             target,
             options,
+            cancel_endpoint,
         };
         // Open min_size connections now (at least one): a wrong host or password fails here, promptly.
         let warm = backend.options.min_size.max(1);
@@ -82,6 +94,10 @@ impl PgBackend {
 
     pub fn close(&self) {
         self.pool.close();
+    }
+
+    pub fn cancel_endpoint(&self) -> Arc<CancelEndpoint> {
+        Arc::clone(&self.cancel_endpoint)
     }
 
     pub fn status(&self) -> (usize, usize, usize) {
@@ -255,8 +271,95 @@ async fn run_once(conn: &PgConn, stmt: &Statement, cache: bool) -> EngineResult<
     }
 }
 
-/// A handle that can stop the statement running on a connection, from another task.
-pub async fn cancel(token: tokio_postgres::CancelToken) {
-    // Best effort: if the server is gone the statement is gone with it.
-    let _ = token.cancel_query(NoTls).await;
+/// Where cancel requests go: the server the pool connects to.
+pub struct CancelEndpoint {
+    host: String,
+    port: u16,
+    timeout: Duration,
+}
+
+/// Send a cancel request for `token`'s session and wait until the server has acted on it
+/// (it closes the request's connection after signalling the session). False when that could
+/// not be confirmed: the request may still land on a later statement.
+pub async fn cancel_and_wait(
+    token: &tokio_postgres::CancelToken,
+    endpoint: &CancelEndpoint,
+) -> bool {
+    let request = async {
+        if endpoint.host.starts_with('/') {
+            let path = format!("{}/.s.PGSQL.{}", endpoint.host, endpoint.port);
+            let stream = UnixStream::connect(path).await.ok()?;
+            token
+                .cancel_query_raw(DrainOnShutdown::new(stream), NoTls)
+                .await
+                .ok()
+        } else {
+            let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+                .await
+                .ok()?;
+            token
+                .cancel_query_raw(DrainOnShutdown::new(stream), NoTls)
+                .await
+                .ok()
+        }
+    };
+    matches!(
+        tokio::time::timeout(endpoint.timeout, request).await,
+        Ok(Some(()))
+    )
+}
+
+/// A stream whose shutdown also waits for the peer to close its side: tokio-postgres shuts a
+/// cancel connection down after writing the request, and this makes that wait for the server.
+struct DrainOnShutdown<S> {
+    inner: S,
+    write_closed: bool,
+}
+
+impl<S> DrainOnShutdown<S> {
+    fn new(inner: S) -> Self {
+        DrainOnShutdown {
+            inner,
+            write_closed: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for DrainOnShutdown<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for DrainOnShutdown<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if !self.write_closed {
+            ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+            self.write_closed = true;
+        }
+        let mut scratch = [0u8; 64];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            ready!(Pin::new(&mut self.inner).poll_read(cx, &mut buf))?;
+            if buf.filled().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
 }

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 use crate::bridge::spawn_awaitable;
-use crate::engine::EngineCore;
+use crate::core::EngineCore;
 use crate::errors::{EngineError, EngineResult};
+use crate::pinned::{Caller, Pinned};
+use crate::pooled::run_pooled;
 use crate::reply::{Reply, Shape};
-use crate::session::{run_pooled, Pinned};
 use crate::statement::{Action, Statement};
 use crate::stats::StatsDraft;
+use crate::task::TaskRef;
 use crate::transaction::TxShared;
 use crate::value::{values_from_params, Value};
 
@@ -62,7 +64,9 @@ impl StatementRunner {
         let destination = match &self.transaction {
             Some(tx) => Destination::Transaction(Arc::clone(tx)),
             None => match self.core.isolation_top() {
-                Some((pinned, _)) => Destination::Isolated(pinned),
+                Some((pinned, _)) => {
+                    Destination::Isolated(pinned, Caller::task(TaskRef::current(py)))
+                }
                 None => Destination::Pool,
             },
         };
@@ -73,7 +77,9 @@ impl StatementRunner {
             move |cancel| async move {
                 match destination {
                     Destination::Pool => run_pooled(&core.backend, stmt, cancel).await,
-                    Destination::Isolated(pinned) => pinned.run(stmt, true, cancel).await,
+                    Destination::Isolated(pinned, caller) => {
+                        pinned.run(stmt, &caller, true, cancel).await
+                    }
                     Destination::Transaction(tx) => tx.run(stmt, cancel).await,
                 }
             },
@@ -84,7 +90,7 @@ impl StatementRunner {
 
 enum Destination {
     Pool,
-    Isolated(Arc<Pinned>),
+    Isolated(Arc<Pinned>, Caller),
     Transaction(Arc<TxShared>),
 }
 

@@ -18,6 +18,7 @@ use crate::calendar::{
 };
 use crate::config::{PoolOptions, SqliteTarget};
 use crate::errors::{pool_error, EngineError, EngineResult};
+use crate::savepoint::Savepoint;
 use crate::statement::{Action, Payload, Statement};
 use crate::value::Value;
 
@@ -132,13 +133,7 @@ impl managed::Manager for SqliteManager {
     async fn recycle(&self, worker: &mut SqliteWorker, _: &Metrics) -> RecycleResult<EngineError> {
         // A connection must come back outside any transaction; roll back whatever was left.
         worker
-            .call(|conn| {
-                if !conn.is_autocommit() {
-                    conn.execute_batch("ROLLBACK")
-                        .map_err(|e| sqlite_error(e, "ROLLBACK"))?;
-                }
-                Ok(())
-            })
+            .call(rollback_if_open)
             .await
             .map_err(managed::RecycleError::Backend)
     }
@@ -431,6 +426,15 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
     }
 }
 
+/// Roll back the open transaction, if one is still open.
+pub fn rollback_if_open(conn: &mut Connection) -> EngineResult<()> {
+    if conn.is_autocommit() {
+        return Ok(());
+    }
+    conn.execute_batch("ROLLBACK")
+        .map_err(|e| sqlite_error(e, "ROLLBACK"))
+}
+
 /// Run one statement on the connection's own thread.
 pub fn run(conn: &mut Connection, stmt: &Statement, cache: bool) -> EngineResult<Payload> {
     let sql: &str = &stmt.sql;
@@ -451,25 +455,26 @@ fn all_or_nothing(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> EngineResult<Payload>,
 ) -> EngineResult<Payload> {
+    let point = Savepoint::named("yara_batch");
     let (open, keep, undo) = if conn.is_autocommit() {
-        ("BEGIN", "COMMIT", "ROLLBACK")
-    } else {
         (
-            "SAVEPOINT \"yara_batch\"",
-            "RELEASE SAVEPOINT \"yara_batch\"",
-            "ROLLBACK TO SAVEPOINT \"yara_batch\"; RELEASE SAVEPOINT \"yara_batch\"",
+            "BEGIN".to_owned(),
+            "COMMIT".to_owned(),
+            "ROLLBACK".to_owned(),
         )
+    } else {
+        (point.create(), point.release(), point.undo())
     };
-    conn.execute_batch(open)
-        .map_err(|e| sqlite_error(e, open))?;
+    conn.execute_batch(&open)
+        .map_err(|e| sqlite_error(e, &open))?;
     match work(conn) {
         Ok(payload) => {
-            conn.execute_batch(keep)
-                .map_err(|e| sqlite_error(e, keep))?;
+            conn.execute_batch(&keep)
+                .map_err(|e| sqlite_error(e, &keep))?;
             Ok(payload)
         }
         Err(err) => {
-            let _ = conn.execute_batch(undo);
+            let _ = conn.execute_batch(&undo);
             Err(err)
         }
     }

@@ -1,35 +1,45 @@
 //! Transactions: a pinned pooled connection between BEGIN and COMMIT/ROLLBACK, or, while the
-//! engine is isolated, a savepoint on the isolation's connection. Dropping an unfinished
-//! transaction, from any thread, rolls it back.
+//! engine is isolated, a savepoint on the isolation's connection that owns it until it ends.
+//! Dropping an unfinished transaction, from any thread, rolls it back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::bridge::{spawn_detached, spawn_outcome};
-use crate::engine::EngineCore;
+use crate::backend::BackendKind;
+use crate::bridge::spawn_detached;
+use crate::core::EngineCore;
 use crate::errors::{EngineError, EngineResult};
-use crate::isolation::{next_id, quote_identifier, savepoint_name};
-use crate::runner::StatementRunner;
-use crate::session::{BackendKind, Pinned};
+use crate::pinned::{Caller, Pinned, Purpose};
+use crate::savepoint::{next_id, Savepoint};
 use crate::statement::{Payload, Statement};
+use crate::task::TaskRef;
 
 pub enum TxKind {
     /// BEGIN ... COMMIT on a connection of its own.
     TopLevel,
-    /// A savepoint inside the isolation's transaction, alive while its level is.
-    Savepoint { name: String, level: u64 },
+    /// A savepoint inside the isolation's transaction, alive while its level is; `id` owns
+    /// the isolation's connection meanwhile.
+    Savepoint {
+        point: Savepoint,
+        level: u64,
+        id: u64,
+    },
 }
 
 pub struct TxShared {
-    core: Arc<EngineCore>,
+    pub core: Arc<EngineCore>,
     pinned: Arc<Pinned>,
-    kind: TxKind,
+    pub kind: TxKind,
     finished: AtomicBool,
     /// PostgreSQL: a statement failed, so COMMIT would silently roll back.
     failed: AtomicBool,
+}
+
+/// A cancellation signal that never fires, for work nobody can cancel (cleanup).
+fn never_cancelled() -> oneshot::Receiver<()> {
+    oneshot::channel().1
 }
 
 fn begin_sql(kind: BackendKind, isolation: Option<&str>) -> EngineResult<String> {
@@ -63,22 +73,34 @@ fn begin_sql(kind: BackendKind, isolation: Option<&str>) -> EngineResult<String>
     }
 }
 
-/// Open a transaction; while the engine is isolated it becomes a savepoint (the isolation
-/// level cannot be changed inside a transaction, so it is checked and then ignored).
-pub async fn begin(core: Arc<EngineCore>, isolation: Option<String>) -> EngineResult<TxShared> {
+/// Open a transaction; while the engine is isolated it becomes a savepoint that owns the
+/// isolation's connection until it ends (the isolation level cannot be changed inside a
+/// transaction, so it is checked and then ignored).
+pub async fn begin(
+    core: Arc<EngineCore>,
+    isolation: Option<String>,
+    task: Option<Arc<TaskRef>>,
+    mut cancel: oneshot::Receiver<()>,
+) -> EngineResult<TxShared> {
     let sql = begin_sql(core.backend.kind(), isolation.as_deref())?;
     if let Some((pinned, _)) = core.isolation_top() {
         let level = core.innermost_level().unwrap_or_default();
-        let name = savepoint_name("tx", next_id());
+        let id = next_id();
+        let point = Savepoint::generated("tx", id);
         {
-            let mut slot = pinned.lock().await;
-            let create = format!("{}SAVEPOINT {name}", slot.take_pending_release());
-            slot.conn()?.control(&create).await?;
+            let mut slot = pinned
+                .acquire(&Caller::task(task.clone()), &mut cancel)
+                .await?;
+            Pinned::claim(&mut slot, id, task);
+            if let Err(err) = slot.control(&point.create()).await {
+                pinned.disown(&mut slot, id);
+                return Err(err);
+            }
         }
         return Ok(TxShared::new(
             core,
             pinned,
-            TxKind::Savepoint { name, level },
+            TxKind::Savepoint { point, level, id },
         ));
     }
     let conn = core.backend.acquire().await?;
@@ -86,7 +108,8 @@ pub async fn begin(core: Arc<EngineCore>, isolation: Option<String>) -> EngineRe
         conn.rollback_and_release().await;
         return Err(err);
     }
-    let pinned = Pinned::new(conn, core.backend.statement_cache());
+    let pinned = Pinned::new(conn, core.backend.statement_cache(), Purpose::Transaction);
+    core.track_transaction(&pinned);
     Ok(TxShared::new(core, pinned, TxKind::TopLevel))
 }
 
@@ -101,8 +124,29 @@ impl TxShared {
         }
     }
 
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Who this transaction's statements run as.
+    fn caller(&self) -> Caller {
+        match self.kind {
+            TxKind::TopLevel => Caller::default(),
+            TxKind::Savepoint { id, .. } => Caller {
+                tx: Some(id),
+                task: None,
+            },
+        }
+    }
+
     fn check_open(&self) -> EngineResult<()> {
-        if self.finished.load(Ordering::Acquire) {
+        if self.core.is_closed() {
+            return Err(EngineError::interface(format!(
+                "the engine for {} was closed; its open transactions were rolled back",
+                self.core.url
+            )));
+        }
+        if self.is_finished() {
             return Err(EngineError::interface(
                 "the transaction is already finished",
             ));
@@ -133,26 +177,47 @@ impl TxShared {
         cancel: oneshot::Receiver<()>,
     ) -> EngineResult<Payload> {
         self.check_open()?;
-        let result = self.pinned.run(stmt, false, cancel).await;
+        let result = self.pinned.run(stmt, &self.caller(), false, cancel).await;
         if let Err(EngineError::Server(_)) = result {
             self.failed.store(true, Ordering::Release);
         }
         result
     }
 
-    /// Savepoint control SQL, after any pending per-statement release of the isolation.
+    /// Savepoint control SQL on this transaction's connection.
     async fn savepoint_control(&self, sql: &str) -> EngineResult<()> {
-        let mut slot = self.pinned.lock().await;
-        let full = format!("{}{sql}", slot.take_pending_release());
-        slot.conn()?.control(&full).await
+        let mut slot = self
+            .pinned
+            .acquire(&self.caller(), &mut never_cancelled())
+            .await?;
+        slot.control(sql).await
     }
 
-    async fn commit(self: Arc<Self>) -> EngineResult<()> {
+    /// End a savepoint-kind transaction with `sql`, then let other tasks have the connection.
+    async fn end_savepoint(
+        &self,
+        id: u64,
+        sql: &str,
+        undo_on_failure: Option<&str>,
+    ) -> EngineResult<()> {
+        let mut slot = self
+            .pinned
+            .acquire(&self.caller(), &mut never_cancelled())
+            .await?;
+        let result = slot.control(sql).await;
+        if let (Err(_), Some(undo)) = (&result, undo_on_failure) {
+            // Leave the outer transaction usable whatever happened inside.
+            let _ = slot.control(undo).await;
+        }
+        self.pinned.disown(&mut slot, id);
+        result
+    }
+
+    pub async fn commit(self: Arc<Self>) -> EngineResult<()> {
         self.finish()?;
         match &self.kind {
             TxKind::TopLevel => {
-                let conn = self.pinned.lock().await.take_conn();
-                let Some(conn) = conn else {
+                let Some(conn) = self.pinned.take_conn().await else {
                     return Err(EngineError::interface(
                         "the transaction is already finished",
                     ));
@@ -173,42 +238,33 @@ impl TxShared {
                     }
                 }
             }
-            TxKind::Savepoint { name, .. } => {
-                let release = format!("RELEASE SAVEPOINT {name}");
-                if let Err(err) = self.savepoint_control(&release).await {
-                    // Leave the outer transaction usable whatever happened inside.
-                    let undo = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
-                    let _ = self.savepoint_control(&undo).await;
-                    return Err(err);
-                }
-                Ok(())
+            TxKind::Savepoint { point, id, .. } => {
+                self.end_savepoint(*id, &point.release(), Some(&point.undo()))
+                    .await
             }
         }
     }
 
-    async fn rollback(self: Arc<Self>) -> EngineResult<()> {
+    pub async fn rollback(self: Arc<Self>) -> EngineResult<()> {
         self.finish()?;
         match &self.kind {
             TxKind::TopLevel => {
-                let conn = self.pinned.lock().await.take_conn();
-                if let Some(conn) = conn {
-                    if let Err(err) = conn.control("ROLLBACK").await {
+                if let Some(conn) = self.pinned.take_conn().await {
+                    if let Err(err) = conn.rollback().await {
                         conn.discard();
                         return Err(err);
                     }
                 }
                 Ok(())
             }
-            TxKind::Savepoint { name, .. } => {
-                self.savepoint_control(&format!(
-                    "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-                ))
-                .await
+            TxKind::Savepoint { point, id, .. } => {
+                self.end_savepoint(*id, &point.undo(), None).await
             }
         }
     }
 
-    async fn user_savepoint(
+    /// A savepoint the user named, inside this transaction.
+    pub async fn user_savepoint(
         self: Arc<Self>,
         sql: String,
         clears_failure: bool,
@@ -224,121 +280,25 @@ impl TxShared {
 
 impl Drop for TxShared {
     fn drop(&mut self) {
-        if self.finished.load(Ordering::Acquire) {
+        if self.is_finished() {
             return;
         }
         // A top-level transaction is rolled back when its pinned connection is dropped.
-        if let TxKind::Savepoint { name, level } = &self.kind {
+        if let TxKind::Savepoint { point, level, id } = &self.kind {
             if self.core.level_alive(*level) {
                 let pinned = Arc::clone(&self.pinned);
-                let undo = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
+                let undo = point.undo();
+                let id = *id;
+                let caller = self.caller();
                 spawn_detached(async move {
-                    let mut slot = pinned.lock().await;
-                    let sql = format!("{}{undo}", slot.take_pending_release());
-                    if let Ok(conn) = slot.conn() {
-                        let _ = conn.control(&sql).await;
+                    if let Ok(mut slot) = pinned.acquire(&caller, &mut never_cancelled()).await {
+                        if slot.is_owned_by(id) {
+                            let _ = slot.control(&undo).await;
+                            pinned.disown(&mut slot, id);
+                        }
                     }
                 });
             }
         }
-    }
-}
-
-/// A transaction. Statements run on its connection; finish it with `commit()` or
-/// `rollback()` (dropping it unfinished rolls it back).
-#[pyclass(module = "yara_orm._engine", extends = StatementRunner, frozen)]
-pub struct Transaction {
-    shared: Arc<TxShared>,
-}
-
-/// A new `Transaction` on its way to Python (a subclass needs its base built with it).
-pub struct NewTransaction(pub TxShared);
-
-impl<'py> IntoPyObject<'py> for NewTransaction {
-    type Target = Transaction;
-    type Output = Bound<'py, Transaction>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, Transaction>> {
-        let shared = Arc::new(self.0);
-        let base = StatementRunner::for_transaction(Arc::clone(&shared.core), Arc::clone(&shared));
-        Bound::new(
-            py,
-            PyClassInitializer::from(base).add_subclass(Transaction { shared }),
-        )
-    }
-}
-
-impl Transaction {
-    fn control<'py>(
-        &self,
-        py: Python<'py>,
-        sql: String,
-        clears_failure: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.user_savepoint(sql, clears_failure))
-    }
-}
-
-#[pymethods]
-impl Transaction {
-    /// Create a named savepoint inside this transaction.
-    fn savepoint<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(py, format!("SAVEPOINT {}", quote_identifier(name)), false)
-    }
-
-    /// Release (keep the work of) a named savepoint.
-    fn release<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(
-            py,
-            format!("RELEASE SAVEPOINT {}", quote_identifier(name)),
-            false,
-        )
-    }
-
-    /// Undo everything since a named savepoint; the savepoint stays usable.
-    fn rollback_to<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(
-            py,
-            format!("ROLLBACK TO SAVEPOINT {}", quote_identifier(name)),
-            true,
-        )
-    }
-
-    fn commit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.commit())
-    }
-
-    fn rollback<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.rollback())
-    }
-
-    /// True once committed or rolled back.
-    #[getter]
-    fn is_finished(&self) -> bool {
-        self.shared.finished.load(Ordering::Acquire)
-    }
-
-    /// True when this transaction is a savepoint inside the engine's isolation mode.
-    #[getter]
-    fn is_savepoint(&self) -> bool {
-        matches!(self.shared.kind, TxKind::Savepoint { .. })
-    }
-
-    fn __repr__(&self) -> String {
-        let state = if self.is_finished() {
-            "finished"
-        } else {
-            "open"
-        };
-        let kind = if self.is_savepoint() {
-            "savepoint"
-        } else {
-            "transaction"
-        };
-        format!("<Transaction {kind} {state} on {}>", self.shared.core.url)
     }
 }

@@ -1,0 +1,149 @@
+//! The two backends behind one face: a pool to acquire from, and the connection it hands out.
+
+use std::sync::Arc;
+
+use deadpool::managed::Object as SqliteObject;
+
+use crate::cancel::Canceller;
+use crate::errors::EngineResult;
+use crate::postgres::{self, CancelEndpoint, PgBackend, PgConn};
+use crate::sqlite::{self, SqliteBackend, SqliteConn};
+use crate::statement::{Payload, Statement};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Postgres => "postgres",
+            BackendKind::Sqlite => "sqlite",
+        }
+    }
+}
+
+pub enum Backend {
+    Pg(PgBackend),
+    Sqlite(SqliteBackend),
+}
+
+impl Backend {
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Pg(_) => BackendKind::Postgres,
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+        }
+    }
+
+    pub fn statement_cache(&self) -> bool {
+        match self {
+            Backend::Pg(pg) => pg.statement_cache(),
+            Backend::Sqlite(lite) => lite.statement_cache(),
+        }
+    }
+
+    pub async fn acquire(&self) -> EngineResult<Conn> {
+        match self {
+            Backend::Pg(pg) => Ok(Conn::Pg {
+                conn: pg.acquire().await?,
+                endpoint: pg.cancel_endpoint(),
+            }),
+            Backend::Sqlite(lite) => lite.acquire().await.map(Conn::Sqlite),
+        }
+    }
+
+    pub fn close(&self) {
+        match self {
+            Backend::Pg(pg) => pg.close(),
+            Backend::Sqlite(lite) => lite.close(),
+        }
+    }
+
+    /// (open connections, idle connections, max_size)
+    pub fn status(&self) -> (usize, usize, usize) {
+        match self {
+            Backend::Pg(pg) => pg.status(),
+            Backend::Sqlite(lite) => lite.status(),
+        }
+    }
+}
+
+/// One connection checked out of a pool; dropping it gives it back.
+pub enum Conn {
+    Pg {
+        conn: PgConn,
+        endpoint: Arc<CancelEndpoint>,
+    },
+    Sqlite(SqliteConn),
+}
+
+impl Conn {
+    pub fn kind(&self) -> BackendKind {
+        match self {
+            Conn::Pg { .. } => BackendKind::Postgres,
+            Conn::Sqlite(_) => BackendKind::Sqlite,
+        }
+    }
+
+    pub async fn run(
+        &self,
+        stmt: &Arc<Statement>,
+        cache: bool,
+        retry_stale_plan: bool,
+    ) -> EngineResult<Payload> {
+        match self {
+            Conn::Pg { conn, .. } => postgres::run(conn, stmt, cache, retry_stale_plan).await,
+            Conn::Sqlite(worker) => {
+                let stmt = Arc::clone(stmt);
+                worker
+                    .call(move |conn| sqlite::run(conn, &stmt, cache))
+                    .await
+            }
+        }
+    }
+
+    /// Transaction control and other parameterless SQL.
+    pub async fn control(&self, sql: &str) -> EngineResult<()> {
+        self.run(&Arc::new(Statement::control(sql)), false, false)
+            .await
+            .map(|_| ())
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        match self {
+            Conn::Pg { conn, endpoint } => Canceller::Pg {
+                token: conn.cancel_token(),
+                endpoint: Arc::clone(endpoint),
+            },
+            Conn::Sqlite(worker) => Canceller::Sqlite(worker.interrupt_handle()),
+        }
+    }
+
+    /// Close the connection instead of returning it: its state is unknown.
+    pub fn discard(self) {
+        match self {
+            Conn::Pg { conn, .. } => drop(deadpool_postgres::Object::take(conn)),
+            Conn::Sqlite(conn) => drop(SqliteObject::take(conn)),
+        }
+    }
+
+    /// End the transaction the connection is in, undoing its work. On SQLite the transaction
+    /// may already be gone (an interrupted write rolls back the whole transaction): that is
+    /// the outcome asked for, not an error.
+    pub async fn rollback(&self) -> EngineResult<()> {
+        match self {
+            Conn::Pg { .. } => self.control("ROLLBACK").await,
+            Conn::Sqlite(worker) => worker.call(sqlite::rollback_if_open).await,
+        }
+    }
+
+    /// Roll back and give the connection back to its pool, or close it if that fails.
+    pub async fn rollback_and_release(self) {
+        if self.rollback().await.is_err() {
+            self.discard();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `Transaction`, the Python face of a transaction: the statement methods of its base class,
+//! savepoints, commit and rollback.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+
+use crate::bridge::spawn_outcome;
+use crate::runner::StatementRunner;
+use crate::savepoint::Savepoint;
+use crate::transaction::{TxKind, TxShared};
+
+/// A transaction. Statements run on its connection; finish it with `commit()` or
+/// `rollback()` (dropping it unfinished rolls it back).
+#[pyclass(module = "yara_orm._engine", extends = StatementRunner, frozen)]
+pub struct Transaction {
+    shared: Arc<TxShared>,
+}
+
+/// A new `Transaction` on its way to Python (a subclass needs its base built with it).
+pub struct NewTransaction(pub TxShared);
+
+impl<'py> IntoPyObject<'py> for NewTransaction {
+    type Target = Transaction;
+    type Output = Bound<'py, Transaction>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, Transaction>> {
+        let shared = Arc::new(self.0);
+        let base = StatementRunner::for_transaction(Arc::clone(&shared.core), Arc::clone(&shared));
+        Bound::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(Transaction { shared }),
+        )
+    }
+}
+
+impl Transaction {
+    fn control<'py>(
+        &self,
+        py: Python<'py>,
+        sql: String,
+        clears_failure: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shared = Arc::clone(&self.shared);
+        spawn_outcome(py, move |_| shared.user_savepoint(sql, clears_failure))
+    }
+}
+
+#[pymethods]
+impl Transaction {
+    /// Create a named savepoint inside this transaction.
+    fn savepoint<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.control(py, Savepoint::named(name).create(), false)
+    }
+
+    /// Release (keep the work of) a named savepoint.
+    fn release<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.control(py, Savepoint::named(name).release(), false)
+    }
+
+    /// Undo everything since a named savepoint; the savepoint stays usable.
+    fn rollback_to<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.control(py, Savepoint::named(name).rollback_to(), true)
+    }
+
+    fn commit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let shared = Arc::clone(&self.shared);
+        spawn_outcome(py, move |_| shared.commit())
+    }
+
+    fn rollback<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let shared = Arc::clone(&self.shared);
+        spawn_outcome(py, move |_| shared.rollback())
+    }
+
+    /// True once committed or rolled back.
+    #[getter]
+    fn is_finished(&self) -> bool {
+        self.shared.is_finished()
+    }
+
+    /// True when this transaction is a savepoint inside the engine's isolation mode.
+    #[getter]
+    fn is_savepoint(&self) -> bool {
+        matches!(self.shared.kind, TxKind::Savepoint { .. })
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.is_finished() {
+            "finished"
+        } else {
+            "open"
+        };
+        let kind = if self.is_savepoint() {
+            "savepoint"
+        } else {
+            "transaction"
+        };
+        format!("<Transaction {kind} {state} on {}>", self.shared.core.url)
+    }
+}
