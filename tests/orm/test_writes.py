@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 
 from tests.orm.models import Author, Book, Tag
-from yara_orm import DoesNotExist, FieldError, ValidationError
+from yara_orm import DoesNotExist, FieldError, IntegrityError, ValidationError, in_transaction
 from yara_orm.connection import QueryEvent, listening
 
 
@@ -65,8 +66,10 @@ async def test_bulk_create_is_one_statement_per_batch_and_returns_keys(orm: str)
     events: list[QueryEvent] = []
     with listening(events.append):
         created = await Book.bulk_create(books, batch_size=100)
-    assert len(events) == 3
-    assert all(e.sql.startswith('INSERT INTO "book"') for e in events)
+    # Three batches, in one transaction so that they go in all together or not at all.
+    assert [e.sql for e in events][:: len(events) - 1] == ["BEGIN", "COMMIT"]
+    assert len(events) == 5
+    assert all(e.sql.startswith('INSERT INTO "book"') for e in events[1:-1])
     assert created == books
     assert len({b.pk for b in books}) == 250 and all(b.pk for b in books)
     fetched = await Book.get(pk=books[42].pk)
@@ -111,3 +114,66 @@ async def test_get_or_create_and_update_or_create(orm: str) -> None:
     assert not created and updated.name == "Ada L."
     fresh, created = await Author.update_or_create(defaults={"name": "New"}, name="Nobody")
     assert created and fresh.name == "New"
+
+
+async def test_bulk_create_is_all_or_nothing(orm: str) -> None:
+    # 5 batches; the duplicate sits in the last one, after 4 batches went in.
+    tags = [Tag(name=f"t{i}") for i in range(50)] + [Tag(name="t0")]
+    with pytest.raises(IntegrityError):
+        await Tag.bulk_create(tags, batch_size=10)
+    assert await Tag.all().count() == 0
+    assert all(tag.pk is None for tag in tags)
+
+
+async def test_bulk_create_inside_a_transaction_rolls_back_only_itself(orm: str) -> None:
+    async with in_transaction():
+        await Tag.create(name="kept")
+        with pytest.raises(IntegrityError):
+            await Tag.bulk_create([Tag(name=f"t{i}") for i in range(30)] + [Tag(name="kept")], 10)
+        assert await Tag.all().count() == 1
+    assert [t.name for t in await Tag.all()] == ["kept"]
+
+
+async def test_cancelled_bulk_create_leaves_nothing(orm: str) -> None:
+    task: asyncio.Task[list[Tag]] | None = None
+    inserts = 0
+
+    def cancel_after_two_batches(event: QueryEvent) -> None:
+        nonlocal inserts
+        if event.sql.startswith("INSERT") and event.error is None:
+            inserts += 1
+            if inserts == 2 and task is not None:
+                task.cancel()
+
+    with listening(cancel_after_two_batches):
+        task = asyncio.ensure_future(
+            Tag.bulk_create([Tag(name=f"t{i}") for i in range(60)], batch_size=10)
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert inserts == 2
+    assert await Tag.all().count() == 0
+
+
+async def test_bulk_update_is_all_or_nothing(orm: str) -> None:
+    authors = await Author.bulk_create([Author(name=f"a{i}") for i in range(30)])
+    for author in authors:
+        author.name = "x" * 101 if author is authors[-1] else "renamed"
+    # The last value is too long: validation fails before any SQL, so nothing changes.
+    with pytest.raises(ValidationError):
+        await Author.bulk_update(authors, ["name"], batch_size=10)
+    assert await Author.filter(name="renamed").count() == 0
+    authors[-1].name = "renamed"
+    task: asyncio.Task[int] | None = None
+
+    def cancel_after_first_batch(event: QueryEvent) -> None:
+        if event.sql.startswith("UPDATE") and task is not None:
+            task.cancel()
+
+    with listening(cancel_after_first_batch):
+        task = asyncio.ensure_future(Author.bulk_update(authors, ["name"], batch_size=10))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert await Author.filter(name="renamed").count() == 0
+    assert await Author.bulk_update(authors, ["name"], batch_size=10) == 30
+    assert await Author.filter(name="renamed").count() == 30

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
 from yara_orm.exceptions import ValidationError
+from yara_orm.transactions import in_transaction
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -16,6 +19,18 @@ MAX_PARAMS_PER_STATEMENT = 30_000
 
 def _client(model: type[Model]) -> Any:
     return connections.get(model._meta.connection)
+
+
+@contextlib.asynccontextmanager
+async def _all_or_nothing(model: type[Model], statements: int) -> AsyncIterator[Any]:
+    """The client to run a bulk write's statements on. More than one statement runs in a
+    transaction (a savepoint inside one), so a failure or a cancellation part-way leaves
+    nothing behind; one statement is atomic on its own."""
+    if statements <= 1:
+        yield _client(model)
+        return
+    async with in_transaction(model._meta.connection) as client:
+        yield client
 
 
 async def insert_instance(instance: Model) -> None:
@@ -68,7 +83,8 @@ async def update_instance(instance: Model, update_fields: list[str] | None) -> N
 async def bulk_create(
     model: type[Model], objects: list[Model], batch_size: int | None
 ) -> list[Model]:
-    """Insert `objects` with one multi-row INSERT per batch; fills in their primary keys."""
+    """Insert `objects` with one multi-row INSERT per batch, all or nothing; fills in their
+    primary keys."""
     if not objects:
         return objects
     meta = model._meta
@@ -78,20 +94,23 @@ async def bulk_create(
                 f"bulk_create on {model.__name__} got a {type(obj).__name__}",
                 model=model.__name__,
             )
-    client = _client(model)
-    dialect = client.dialect
+    dialect = _client(model).dialect
     rows = [obj._validated_state() for obj in objects]
     # Rows may differ in which generated columns they give: group by column set.
     groups: dict[tuple[str, ...], list[int]] = {}
     for index, row in enumerate(rows):
         groups.setdefault(tuple(row), []).append(index)
+    batches: list[tuple[tuple[str, ...], list[int]]] = []
+    for columns, indexes in groups.items():
+        size = batch_size or max(1, MAX_PARAMS_PER_STATEMENT // max(len(columns), 1))
+        batches.extend(
+            (columns, indexes[start : start + size]) for start in range(0, len(indexes), size)
+        )
     table = dialect.quote(meta.table)
     pk = meta.pk
-    for columns, indexes in groups.items():
-        width = max(len(columns), 1)
-        size = batch_size or max(1, MAX_PARAMS_PER_STATEMENT // width)
-        for start in range(0, len(indexes), size):
-            chunk = indexes[start : start + size]
+    keys: dict[int, Any] = {}
+    async with _all_or_nothing(model, len(batches)) as client:
+        for columns, chunk in batches:
             params: list[Any] = []
             tuples = []
             for index in chunk:
@@ -108,41 +127,48 @@ async def bulk_create(
             returned = await client.fetch(sql, params)
             # Both backends return RETURNING rows in VALUES order for a plain INSERT.
             for index, (key,) in zip(chunk, returned, strict=True):
-                objects[index].__dict__[pk.name] = key
-                objects[index]._saved_in_db = True
+                keys[index] = key
+    # Filled in only once every batch is in: a failed bulk write leaves the objects unsaved.
+    for index, key in keys.items():
+        objects[index].__dict__[pk.name] = key
+        objects[index]._saved_in_db = True
     return objects
 
 
 async def bulk_update(
     model: type[Model], objects: list[Model], fields: list[str], batch_size: int | None
 ) -> int:
-    """Update `fields` of `objects` with one UPDATE ... CASE per batch."""
+    """Update `fields` of `objects` with one UPDATE ... CASE per batch, all or nothing."""
     if not objects or not fields:
         return 0
     meta = model._meta
-    client = _client(model)
-    dialect = client.dialect
+    dialect = _client(model).dialect
     chosen = [meta.column_field(name) for name in fields]
     pk = meta.pk
     total = 0
     size = batch_size or max(1, MAX_PARAMS_PER_STATEMENT // (2 * len(chosen) + 1))
-    for start in range(0, len(objects), size):
-        chunk = objects[start : start + size]
-        params: list[Any] = []
-        assignments = []
-        states = [obj._validated_state([f.name for f in chosen]) for obj in chunk]
-        for field in chosen:
-            cases = []
-            for obj, state in zip(chunk, states, strict=True):
-                params.append(pk.to_db(obj.pk))
-                key_mark = dialect.placeholder(len(params))
-                params.append(state[field.column])
-                value_mark = dialect.typed_placeholder(len(params), field)
-                cases.append(f"WHEN {key_mark} THEN {value_mark}")
-            column = dialect.quote(field.column)
-            assignments.append(f"{column} = CASE {dialect.quote(pk.column)} {' '.join(cases)} END")
-        keys = [pk.to_db(obj.pk) for obj in chunk]
-        condition = dialect.in_list(dialect.quote(pk.column), keys, params)
-        sql = f"UPDATE {dialect.quote(meta.table)} SET {', '.join(assignments)} WHERE {condition}"
-        total += await client.execute(sql, params)
+    chunks = [objects[start : start + size] for start in range(0, len(objects), size)]
+    async with _all_or_nothing(model, len(chunks)) as client:
+        for chunk in chunks:
+            params: list[Any] = []
+            assignments = []
+            states = [obj._validated_state([f.name for f in chosen]) for obj in chunk]
+            for field in chosen:
+                cases = []
+                for obj, state in zip(chunk, states, strict=True):
+                    params.append(pk.to_db(obj.pk))
+                    key_mark = dialect.placeholder(len(params))
+                    params.append(state[field.column])
+                    value_mark = dialect.typed_placeholder(len(params), field)
+                    cases.append(f"WHEN {key_mark} THEN {value_mark}")
+                column = dialect.quote(field.column)
+                assignments.append(
+                    f"{column} = CASE {dialect.quote(pk.column)} {' '.join(cases)} END"
+                )
+            keys = [pk.to_db(obj.pk) for obj in chunk]
+            condition = dialect.in_list(dialect.quote(pk.column), keys, params)
+            sql = (
+                f"UPDATE {dialect.quote(meta.table)} SET {', '.join(assignments)} WHERE {condition}"
+            )
+            total += await client.execute(sql, params)
     return total
