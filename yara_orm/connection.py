@@ -68,9 +68,9 @@ class QueryEvent:
 T = TypeVar("T")
 Listener = Callable[[QueryEvent], None]
 _listeners: list[Listener] = []
-# Consulted before a statement runs, only while a listener is attached (the test toolkit
-# blocks database access outside tests that asked for it).
-Guard = Callable[[str], None]
+# Consulted before a statement runs, with its SQL and connection name, only while a listener
+# is attached (the test toolkit blocks database access outside tests that asked for it).
+Guard = Callable[[str, str], None]
 _guards: list[Guard] = []
 
 
@@ -120,7 +120,7 @@ class DatabaseClient:
         if not _listeners:
             return await call(*args, **options)
         for guard in _guards:
-            guard(sql)
+            guard(sql, self.name)
         event = QueryEvent(sql, params, self.name, context=current_load.get())
         return await self._observed(event, call(*args, with_stats=True, **options), timed=True)
 
@@ -195,12 +195,21 @@ class Connections:
     def __init__(self) -> None:
         self._clients: dict[str, DatabaseClient] = {}
         self._engines: dict[str, Engine] = {}
+        # Engines lent by someone else (the test toolkit): unregistered on close, not closed.
+        self._borrowed: set[str] = set()
 
-    def register(self, name: str, engine: Engine) -> DatabaseClient:
+    def register(self, name: str, engine: Engine, *, owned: bool = True) -> DatabaseClient:
         client = DatabaseClient(name, engine, DIALECTS[engine.backend])
         self._clients[name] = client
         self._engines[name] = engine
+        if owned:
+            self._borrowed.discard(name)
+        else:
+            self._borrowed.add(name)
         return client
+
+    def is_borrowed(self, name: str) -> bool:
+        return name in self._borrowed
 
     def get(self, name: str = "default") -> DatabaseClient:
         """The client for `name`: the current transaction's, if one is open in this task."""
@@ -232,11 +241,22 @@ class Connections:
         return list(self._clients)
 
     async def close_all(self) -> None:
-        engines = list(self._engines.values())
-        self._clients.clear()
-        self._engines.clear()
+        """Close and forget every engine the ORM opened. Borrowed engines stay: the test
+        toolkit that lent them ends them (so a lifespan's shutdown in a test leaves the ORM
+        bound to the test database)."""
+        owned = [name for name in self._engines if name not in self._borrowed]
+        engines = [self._engines.pop(name) for name in owned]
+        for name in owned:
+            del self._clients[name]
         for engine in engines:
             await engine.close()
+
+    async def reset(self) -> None:
+        """Close the engines the ORM opened and forget every engine, borrowed ones too."""
+        await self.close_all()
+        self._clients.clear()
+        self._engines.clear()
+        self._borrowed.clear()
 
 
 connections = Connections()

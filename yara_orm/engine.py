@@ -7,8 +7,25 @@ inside a running event loop.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 from yara_orm import _engine
 from yara_orm._engine import Engine
+
+# Consulted with the URL before any engine is opened: the test toolkit refuses connections to
+# anything but the test database server while a test runs.
+ConnectGuard = Callable[[str], None]
+_connect_guards: list[ConnectGuard] = []
+
+
+def add_connect_guard(guard: ConnectGuard) -> None:
+    _connect_guards.append(guard)
+
+
+def remove_connect_guard(guard: ConnectGuard) -> None:
+    with contextlib.suppress(ValueError):
+        _connect_guards.remove(guard)
 
 
 async def connect(
@@ -28,6 +45,8 @@ async def connect(
     ``min_size`` connections are opened at once, so a wrong address fails here. Waiting for a
     free connection gives up after ``acquire_timeout`` seconds with ``PoolTimeoutError``.
     """
+    for guard in _connect_guards:
+        guard(url)
     return await _engine.connect(
         url,
         max_size=max_size,

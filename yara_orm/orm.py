@@ -1,11 +1,18 @@
-"""`YaraOrm`: initialise the ORM on one or more databases, create the schema, shut down."""
+"""`YaraOrm`: initialise the ORM on one or more databases, create the schema, shut down.
+
+A test toolkit can *redirect* initialisation (`redirect_init`): while it does, every
+`YaraOrm.init(...)` the application makes binds the ORM to the toolkit's test databases, and
+the URLs the application asked for are never connected to.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from yara_orm._engine import Engine
+from yara_orm.config import ModelSource, OrmConfig, parse_init
 from yara_orm.connection import connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import ConfigurationError
@@ -16,64 +23,157 @@ if TYPE_CHECKING:
     from yara_orm.models.base import Model
 
 
+class InitRedirect(Protocol):
+    """Where `YaraOrm.init` gets its engines while a test toolkit redirects it."""
+
+    async def bind(self, config: OrmConfig, models: list[type[Model]]) -> dict[str, Engine]:
+        """Engines for every alias in `config.connections` (lent: the ORM never closes them)."""
+
+    async def generate_schemas(self, connection: str, models: list[type[Model]]) -> None:
+        """What `generate_schemas()` does for a redirected connection."""
+
+
+_redirect: InitRedirect | None = None
+
+
+def redirect_init(redirect: InitRedirect | None) -> None:
+    """Install (or, with None, remove) the redirection of `YaraOrm.init`."""
+    global _redirect
+    _redirect = redirect
+
+
+def select_models(config: OrmConfig) -> list[type[Model]]:
+    """The models of every app in `config`, each told its app label and connection."""
+    chosen: list[type[Model]] = []
+    for app in config.apps:
+        for model in registry.select(app.models):
+            model._meta.app = app.label
+            model._meta.connection = model._meta.explicit_connection or app.default_connection
+            chosen.append(model)
+    return list(dict.fromkeys(chosen))
+
+
+async def create_database_if_missing(url: str) -> None:
+    """Create the PostgreSQL database `url` names, from the server's `postgres` database.
+    (A SQLite file is created on first connection anyway.)"""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        return
+    name = unquote(parts.path.lstrip("/")) or "postgres"
+    admin = await connect(urlunsplit(parts._replace(path="/postgres")), max_size=1)
+    try:
+        rows = await admin.fetch_rows("SELECT 1 FROM pg_database WHERE datname = $1", [name])
+        if not rows:
+            await admin.execute_script('CREATE DATABASE "' + name.replace('"', '""') + '"')
+    finally:
+        await admin.close()
+
+
 class YaraOrm:
     """The ORM's lifecycle. State is class-level, as in Tortoise ORM."""
 
     models: ClassVar[list[type[Model]]] = []
+    config: ClassVar[OrmConfig | None] = None
 
     @classmethod
     async def init(
         cls,
         db_url: str | None = None,
         *,
-        models: Iterable[str | ModuleType | type[Model]] | None = None,
-        connections_config: dict[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        config_file: str | None = None,
+        modules: Mapping[str, Iterable[ModelSource]] | None = None,
+        models: Iterable[ModelSource] | None = None,
+        connections_config: Mapping[str, str] | None = None,
+        use_tz: bool | None = None,
+        timezone: str | None = None,
+        _create_db: bool = False,
         **engine_options: Any,
     ) -> None:
         """Connect and register models.
 
-        `db_url` names the "default" connection; `connections_config` maps further names to
-        URLs. Models are those defined (imported) so far, or only those in `models`
-        (classes, modules or module names).
+        As Tortoise's `Tortoise.init`: `config=` (`{"connections": {alias: url}, "apps":
+        {label: {"models": [...], "default_connection": alias}}}`), `config_file=` (JSON, or
+        YAML with PyYAML), or `db_url=` with `modules={label: [modules]}`. Also `models=`
+        (classes, modules or module names; default: every model defined so far) and
+        `connections_config=` (further aliases to URLs). `_create_db=True` creates a missing
+        PostgreSQL database first.
         """
-        urls = dict(connections_config or {})
-        if db_url is not None:
-            urls["default"] = db_url
-        if not urls:
-            raise ConfigurationError("YaraOrm.init needs a db_url (or connections_config)")
-        chosen = registry.select(models)
-        registry.activate(chosen)
-        if connections.names():
-            await connections.close_all()
-        for name, url in urls.items():
-            connections.register(name, await connect(url, **engine_options))
-        missing = {m._meta.connection for m in chosen} - set(urls)
+        orm_config = parse_init(config, config_file, db_url, modules, models, connections_config)
+        if use_tz is not None:
+            orm_config.use_tz = use_tz
+        if timezone is not None:
+            orm_config.timezone = timezone
+        chosen = cls.activate(orm_config)
+        await connections.reset()
+        if _redirect is not None:
+            engines = await _redirect.bind(orm_config, chosen)
+            for name, engine in engines.items():
+                connections.register(name, engine, owned=False)
+        else:
+            for name, url in orm_config.connections.items():
+                if _create_db:
+                    await create_database_if_missing(url)
+                connections.register(name, await connect(url, **engine_options))
+
+    @classmethod
+    def activate(cls, config: OrmConfig) -> list[type[Model]]:
+        """Select `config`'s models, tell each its app and connection, resolve their
+        relations; no connection is opened."""
+        chosen = select_models(config)
+        missing = {m._meta.connection for m in chosen} - set(config.connections)
         if missing:
             raise ConfigurationError(
                 f"models use connections {sorted(missing)} that were not configured"
             )
+        registry.activate(chosen)
         cls.models = chosen
+        cls.config = config
+        return chosen
+
+    @classmethod
+    async def bind(cls, config: OrmConfig, engines: Mapping[str, Engine]) -> None:
+        """Initialise on engines someone else opened and will close (the test toolkit's):
+        `config`'s apps and aliases, each alias on the engine given for it."""
+        cls.activate(config)
+        await connections.reset()
+        for name, engine in engines.items():
+            connections.register(name, engine, owned=False)
 
     @classmethod
     def schema_statements(cls, connection: str = "default", safe: bool = True) -> list[str]:
         client = connections.base(connection)
-        models = [m for m in cls.models if m._meta.connection == connection]
-        return schema_sql(models, client.dialect, safe)
+        return schema_sql(cls.models_on(connection), client.dialect, safe)
+
+    @classmethod
+    def models_on(cls, connection: str = "default") -> list[type[Model]]:
+        return [m for m in cls.models if m._meta.connection == connection]
 
     @classmethod
     def table_names(cls, connection: str = "default") -> list[str]:
         """The tables of the models on `connection`, referenced tables first."""
-        return table_names([m for m in cls.models if m._meta.connection == connection])
+        return table_names(cls.models_on(connection))
 
     @classmethod
     async def generate_schemas(cls, safe: bool = True) -> None:
         """Create every table (and index, and join table); `safe` skips existing ones."""
         for name in connections.names():
+            if _redirect is not None and connections.is_borrowed(name):
+                await _redirect.generate_schemas(name, cls.models_on(name))
+                continue
             client = connections.get(name)
             for statement in cls.schema_statements(name, safe):
                 await client.execute_script(statement)
 
     @classmethod
-    async def close(cls) -> None:
+    async def close_connections(cls) -> None:
+        """Close every connection the ORM opened (Tortoise's spelling)."""
         await connections.close_all()
-        cls.models = []
+
+    @classmethod
+    async def close(cls) -> None:
+        """Close the connections and forget the models (both stay while a test toolkit lends
+        the engines: the application's shutdown inside a test must not unbind the ORM)."""
+        await connections.close_all()
+        if not connections.names():
+            cls.models = []

@@ -12,7 +12,13 @@ import pytest
 from yara_testing import isolation
 from yara_testing.nplusone import assert_no_nplusone
 from yara_testing.recorder import QueryLog, assert_num_queries, recorder
-from yara_testing.session import STATE, DatabaseSession, open_session
+from yara_testing.session import (
+    ISOLATION_PATIENCE,
+    STATE,
+    Access,
+    DatabaseSession,
+    open_session,
+)
 
 T = TypeVar("T")
 ACTIVE = pytest.StashKey[QueryLog]()
@@ -21,8 +27,11 @@ ACTIVE = pytest.StashKey[QueryLog]()
 class YaraDB:
     """What a test gets from `yara_db`."""
 
-    def __init__(self, session: DatabaseSession, test: str, queries: QueryLog) -> None:
+    def __init__(
+        self, session: DatabaseSession, test: str, queries: QueryLog, access: Access
+    ) -> None:
         self._session = session
+        self._access = access
         self.test = test
         self.queries = queries
 
@@ -32,7 +41,14 @@ class YaraDB:
 
     @property
     def url(self) -> str:
+        """The default connection's test database."""
         return self._session.url
+
+    @property
+    def databases(self) -> list[str]:
+        """The connection aliases this test may use."""
+        allowed = self._access.databases
+        return [a for a in self._session.databases if allowed is None or a in allowed]
 
     def record(self) -> contextlib.AbstractContextManager[QueryLog]:
         """`with yara_db.record() as log:` the queries of just that block."""
@@ -84,33 +100,55 @@ def yara_session(request: pytest.FixtureRequest) -> DatabaseSession:
     return state.session
 
 
+def _access_for(node: pytest.Item) -> Access:
+    marker = node.get_closest_marker("yara_db")
+    databases = marker.kwargs.get("databases", "__all__") if marker else "__all__"
+    if isinstance(databases, str):
+        databases = None if databases == "__all__" else [databases]
+    return Access(
+        databases=None if databases is None else frozenset(databases),
+        external=node.get_closest_marker("yara_external_db") is not None,
+    )
+
+
 @pytest.fixture
 def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> Iterator[YaraDB]:
     """The database for one test, rolled back at its end (see the README)."""
     state = request.config.stash[STATE]
     marker = request.node.get_closest_marker("yara_db")
     transaction = bool(marker and marker.kwargs.get("transaction", False))
+    access = _access_for(request.node)
+    unknown = set(access.databases or ()) - set(yara_session.databases)
+    if unknown:
+        pytest.fail(
+            f"yara: @pytest.mark.yara_db(databases=...) names {sorted(unknown)}; the test "
+            f"databases are {sorted(yara_session.databases)}",
+            pytrace=False,
+        )
     log = QueryLog()
     portal = yara_session.portal
+    yara_session.bind_orm()
     if not transaction:
-        portal.run(isolation.enter)
-    state.allowed = True
+        yara_session.isolated = yara_session.engines_for(access)
+        portal.run(isolation.enter, yara_session.isolated, ISOLATION_PATIENCE)
+    state.access = access
     rec = recorder()
     rec.test = request.node.nodeid
     request.node.stash[ACTIVE] = log
     try:
         with rec.capture(log):
-            yield YaraDB(yara_session, request.node.nodeid, log)
+            yield YaraDB(yara_session, request.node.nodeid, log, access)
     finally:
         rec.test = None
         try:
             if transaction:
-                portal.run(isolation.empty_tables)
+                portal.run(isolation.empty_tables, yara_session.databases.values())
                 yara_session.run_seed(yara_session.seed)
             else:
-                portal.run(isolation.leave)
+                portal.run(isolation.leave, yara_session.isolated)
+                yara_session.isolated = []
         finally:
-            state.allowed = False
+            state.access = None
 
 
 @pytest.fixture

@@ -43,8 +43,10 @@ class Server:
     stop: Callable[[], None] = field(default=lambda: None)
 
 
-def database_name(base: str, worker: str | None) -> str:
-    name = re.sub(r"[^a-z0-9_]", "_", f"test_{base}".lower())[:50]
+def database_name(base: str, worker: str | None, alias: str | None = None) -> str:
+    """`test_<base>[_<alias>][_<worker>]`: one database per connection alias and worker."""
+    stem = f"test_{base}_{alias}" if alias else f"test_{base}"
+    name = re.sub(r"[^a-z0-9_]", "_", stem.lower())[:50]
     return f"{name}_{worker}" if worker else name
 
 

@@ -76,8 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in (
-        "yara_db(transaction=False): give the test the database; transaction=True commits for "
-        "real and empties the tables afterwards",
+        "yara_db(transaction=False, databases='__all__'): give the test the database; "
+        "transaction=True commits for real and empties the tables afterwards; databases= the "
+        "connection aliases it may use",
+        "yara_external_db: allow the test to connect() to databases other than the test ones",
         "yara_max_queries(n): fail if the test body runs more than n queries",
         "yara_max_db_time(seconds): fail if the test body's queries take longer in total",
         "yara_no_nplusone: do not run the N+1 detector on this test",
@@ -109,7 +111,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     where = settings.url or (
         "in memory" if settings.backend == "sqlite" else "provisioned on first use"
     )
-    return f"yara: --yara-db={settings.backend} ({where}), N+1 detector {settings.nplusone}"
+    return (
+        f"yara: --yara-db={settings.backend} ({where}), N+1 detector {settings.nplusone}; "
+        "YaraOrm.init() from application code binds to the test database"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -170,6 +175,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state: PluginState = session.config.stash[STATE]
     if state.session is not None:
+        state.report.redirects = state.session.redirect_lines()
         state.session.finish()
         state.session = None
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -191,6 +197,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("yara query report")
     if state.report.provisioning:
         terminalreporter.write_line(state.report.provisioning)
+    for line in state.report.redirects:
+        terminalreporter.write_line(line)
     for line in state.report.lines():
         terminalreporter.write_line(line)
     if state.settings.report_path:

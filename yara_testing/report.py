@@ -27,6 +27,7 @@ class TestEntry:
 class SessionReport:
     provisioning: str = ""
     tests: list[TestEntry] = field(default_factory=list)
+    redirects: list[str] = field(default_factory=list)
 
     def add(self, test: str, log: QueryLog, nplusone: list[str]) -> None:
         self.tests.append(
@@ -54,12 +55,19 @@ class SessionReport:
         )
 
     def to_data(self) -> dict[str, Any]:
-        return {"provisioning": self.provisioning, "tests": [asdict(t) for t in self.tests]}
+        return {
+            "provisioning": self.provisioning,
+            "redirects": self.redirects,
+            "tests": [asdict(t) for t in self.tests],
+        }
 
     def merge(self, data: dict[str, Any]) -> None:
         self.tests.extend(TestEntry(**entry) for entry in data.get("tests", []))
         if data.get("provisioning") and not self.provisioning:
             self.provisioning = data["provisioning"]
+        for line in data.get("redirects", []):
+            if line not in self.redirects:
+                self.redirects.append(line)
 
     def write(self, path: str) -> None:
         Path(path).write_text(json.dumps(self.to_data(), indent=2, default=str), encoding="utf-8")

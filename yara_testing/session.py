@@ -3,7 +3,6 @@ database (provisioned on first use, torn down at the end)."""
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import time
@@ -13,28 +12,32 @@ from typing import Any
 
 import pytest
 
-from yara_orm import YaraOrm, connect, connections
+from yara_orm import Engine, YaraOrm, connect, connections
+from yara_orm.config import AppConfig, ModelSource, OrmConfig, parse_init, redact_url
 from yara_orm.connection import add_guard, remove_guard
+from yara_orm.engine import add_connect_guard, remove_connect_guard
 from yara_orm.exceptions import YaraError
-from yara_testing import isolation
+from yara_orm.orm import redirect_init, select_models
+from yara_testing.databases import DEFAULT, TestDatabase, open_database
 from yara_testing.portal import Portal
 from yara_testing.provisioning import (
     DEFAULT_IMAGE,
     ProvisioningError,
     Server,
-    create_database,
     database_name,
     drop_database,
     drop_leftovers,
     start_server,
-    with_database,
 )
 from yara_testing.recorder import recorder
+from yara_testing.redirect import InitRedirection, refused_connection, same_server
 from yara_testing.report import SessionReport
 
 BACKENDS = ("sqlite", "postgres")
 NPLUSONE_MODES = ("off", "warn", "error")
-FINGERPRINT_TABLE = "yara_schema_fingerprint"
+# Seconds a statement may wait for a test's connection while another task's transaction holds
+# it and runs nothing, before it fails as a deadlock.
+ISOLATION_PATIENCE = 10.0
 
 
 STATE = pytest.StashKey["PluginState"]()
@@ -86,6 +89,14 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class Access:
+    """What the running test (or the seed) may use."""
+
+    databases: frozenset[str] | None = None  # None: every connection alias
+    external: bool = False  # @pytest.mark.yara_external_db: connect() anywhere
+
+
 @dataclass
 class PluginState:
     settings: Settings
@@ -93,7 +104,7 @@ class PluginState:
     portal: Portal | None = None
     server: Server | None = None  # started by this process (the xdist controller, or alone)
     session: DatabaseSession | None = None
-    allowed: bool = False
+    access: Access | None = None
     report: SessionReport = field(default_factory=SessionReport)
     notes: list[str] = field(default_factory=list)
 
@@ -108,100 +119,159 @@ class PluginState:
             self.server = start_server(self.settings.image, self.settings.reuse, self.notes)
         return self.server
 
-    def guard(self, sql: str) -> None:
-        if self.session is not None and not self.allowed:
-            # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
+    def guard(self, sql: str, connection: str) -> None:
+        if self.session is None:
+            return
+        # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
+        if self.access is None:
             pytest.fail(
                 "Database access not allowed: use the `yara_db` fixture or mark the test "
                 "with @pytest.mark.yara_db",
                 pytrace=False,
             )
+        allowed = self.access.databases
+        if allowed is not None and connection not in allowed:
+            pytest.fail(
+                f"Database access to connection {connection!r} not allowed in this test: it "
+                f"asked for @pytest.mark.yara_db(databases={sorted(allowed)})",
+                pytrace=False,
+            )
+
+    def connect_guard(self, url: str) -> None:
+        session = self.session
+        if session is None or self.access is None or self.access.external:
+            return
+        if not same_server(url, session.databases[DEFAULT].url):
+            pytest.fail(refused_connection(url, session.databases[DEFAULT].url), pytrace=False)
+
+
+def plugin_orm_config(fixture: dict[str, Any], ini_models: list[str]) -> OrmConfig:
+    """The models and connection aliases the test databases are made for: the
+    `yara_orm_config` fixture (Tortoise's config dict, or `{"models": [...], "connections":
+    [aliases]}`), else the `yara_models` ini option, else every model defined."""
+    tortoise_style = fixture.get("config", fixture if "apps" in fixture else None)
+    if tortoise_style is not None:
+        return parse_init(tortoise_style, None, None, None, None, None)
+    aliases = list(fixture.get("connections") or [DEFAULT])
+    models: list[ModelSource] | None = fixture.get("models") or list(ini_models) or None
+    return OrmConfig({alias: "" for alias in aliases}, [AppConfig("models", models)])
 
 
 class DatabaseSession:
-    """The session's database: provisioned, the ORM initialised, the schema created, seeded."""
+    """The session's databases (one per connection alias): provisioned, the ORM bound to
+    them, the schema created, seeded."""
 
     def __init__(self, state: PluginState, admin_url: str | None, method: str, seconds: float):
         self.state = state
         self.admin_url = admin_url
         self.method = method
         self.provision_seconds = seconds
-        self.db_name: str | None = None
-        self.url = "sqlite://:memory:"
         self.backend = state.settings.backend
         self.seed: Any = None
+        self.config: OrmConfig | None = None
+        self.databases: dict[str, TestDatabase] = {}
+        # The engines the running test's isolation was entered on.
+        self.isolated: list[Engine] = []
+        self.redirected: dict[str, str] = {}  # URL the application asked for (redacted) -> alias
+        self.setup_seconds = 0.0
 
     @property
     def portal(self) -> Portal:
         return self.state.get_portal()
 
+    @property
+    def url(self) -> str:
+        return self.databases[DEFAULT].url if DEFAULT in self.databases else ""
+
     def start(self, orm_config: dict[str, Any]) -> None:
         settings = self.state.settings
         started = time.monotonic()
-        kept = False
-        if self.backend == "postgres":
+        try:
+            config = plugin_orm_config(orm_config, settings.models)
+            aliases = [*config.connections, *(m._meta.connection for m in select_models(config))]
+            config.connections = {alias: "" for alias in dict.fromkeys(aliases)}
+            models = YaraOrm.activate(config)
+        except YaraError as error:
+            pytest.fail(f"yara: {error}", pytrace=False)
+        aliases = list(config.connections)
+        self.config = config
+        if self.backend == "postgres" and self.state.worker is None and not settings.reuse:
             assert self.admin_url is not None
-            if self.state.worker is None and not settings.reuse:
-                base = database_name(settings.name, None)
+            for alias in aliases:
+                base = database_name(settings.name, None, None if alias == DEFAULT else alias)
                 dropped = self.portal.run(drop_leftovers, self.admin_url, base)
                 self.state.notes.extend(
                     f"dropped {name}, left by an earlier run" for name in dropped
                 )
-            self.db_name = database_name(settings.name, self.state.worker)
-            kept = self.portal.run(create_database, self.admin_url, self.db_name, settings.reuse)
-            self.url = with_database(self.admin_url, self.db_name)
-        models = orm_config.get("models") or settings.models or None
         try:
-            self.portal.run(lambda: YaraOrm.init(self.url, models=models))
+            for alias in aliases:
+                on_alias = [m for m in models if m._meta.connection == alias]
+                self.databases[alias] = self.portal.run(self._open, alias, on_alias)
+            self.bind_orm()
         except YaraError as error:
             pytest.fail(f"yara: {error}", pytrace=False)
-        statements = YaraOrm.schema_statements()
-        # hashlib, not hash(): string hashes change from one process to the next.
-        fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
-        if kept and self.portal.run(self._fingerprint) != fingerprint:
-            # The models changed since the kept database was made: rebuild it.
-            self.portal.run(YaraOrm.close)
-            self.portal.run(create_database, self.admin_url, self.db_name, False)
-            self.portal.run(lambda: YaraOrm.init(self.url, models=models))
-            kept = False
-        self.portal.run(YaraOrm.generate_schemas)
-        self.portal.run(self._store_fingerprint, fingerprint)
-        if kept:
-            self.portal.run(isolation.empty_tables)
         self.setup_seconds = time.monotonic() - started
         recorder().install()
         add_guard(self.state.guard)
+        add_connect_guard(self.state.connect_guard)
+        redirect_init(InitRedirection(self))
 
-    async def _fingerprint(self) -> str | None:
-        client = connections.get()
-        try:
-            rows = await client.fetch(f"SELECT value FROM {FINGERPRINT_TABLE}")
-        except YaraError:
-            return None
-        return str(rows[0][0]) if rows else None
+    async def _open(self, alias: str, models: list[Any]) -> TestDatabase:
+        settings = self.state.settings
+        return await open_database(
+            alias,
+            models,
+            admin_url=self.admin_url,
+            base_name=settings.name,
+            worker=self.state.worker,
+            reuse=settings.reuse,
+        )
 
-    async def _store_fingerprint(self, fingerprint: str) -> None:
-        client = connections.get()
-        await client.execute_script(
-            f"CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (value TEXT); "
-            f"DELETE FROM {FINGERPRINT_TABLE}"
+    def bind_orm(self) -> None:
+        """Bind the ORM to the test databases, unless it already is (application code may
+        have closed or re-initialised it in an earlier test)."""
+        engines = {alias: db.engine for alias, db in self.databases.items()}
+        bound = all(
+            alias in connections.names() and connections.engine(alias) is engine
+            for alias, engine in engines.items()
         )
-        mark = client.dialect.placeholder(1)
-        await client.execute(
-            f"INSERT INTO {FINGERPRINT_TABLE} (value) VALUES ({mark})", [fingerprint]
-        )
+        if bound and YaraOrm.config is self.config:
+            return
+        assert self.config is not None
+        config = self.config
+        self.portal.run(lambda: YaraOrm.bind(config, engines))
+
+    async def add_database(self, alias: str, models: list[Any]) -> TestDatabase:
+        """A test database for an alias the application configured but the session did not
+        know of; created while a test runs, so it joins that test's isolation."""
+        database = await self._open(alias, models)
+        self.databases[alias] = database
+        if self.isolated:
+            await database.engine.enter_isolation(patience=ISOLATION_PATIENCE)
+            self.isolated.append(database.engine)
+        return database
+
+    def note_redirect(self, alias: str, url: str) -> None:
+        self.redirected.setdefault(redact_url(url), alias)
+
+    def engines_for(self, access: Access) -> list[Engine]:
+        return [
+            db.engine
+            for alias, db in self.databases.items()
+            if access.databases is None or alias in access.databases
+        ]
 
     def run_seed(self, seed: Any) -> None:
         """Run the user's `yara_seed` (a coroutine function, or nothing) with access allowed."""
         self.seed = seed
         if seed is None:
             return
-        self.state.allowed = True
+        self.state.access = Access()
         try:
             takes_db = len(inspect.signature(seed).parameters) > 0
             self.portal.run(seed, self) if takes_db else self.portal.run(seed)
         finally:
-            self.state.allowed = False
+            self.state.access = None
 
     async def make(self, model: Any, _quantity: int | None = None, **overrides: Any) -> Any:
         from yara_testing.factories import make
@@ -209,20 +279,32 @@ class DatabaseSession:
         return await make(model, _quantity, **overrides)
 
     def finish(self) -> None:
+        redirect_init(None)
+        remove_connect_guard(self.state.connect_guard)
         remove_guard(self.state.guard)
         recorder().uninstall()
-        self.portal.run(YaraOrm.close)
-        if self.db_name and self.admin_url and not self.state.settings.reuse:
-            self.portal.run(drop_database, self.admin_url, self.db_name)
+        self.portal.run(connections.reset)
+        for database in self.databases.values():
+            self.portal.run(database.engine.close)
+            if database.name and self.admin_url and not self.state.settings.reuse:
+                self.portal.run(drop_database, self.admin_url, database.name)
 
     def describe(self) -> str:
-        where = self.db_name or "in memory"
+        names = [db.name for db in self.databases.values() if db.name]
+        where = ", ".join(names) or "in memory"
         kept = " (kept: --yara-reuse-db)" if self.state.settings.reuse else ""
         tried = "".join(f"\n  ({note})" for note in self.state.notes)
         return (
             f"yara: {self.backend} database {where} via {self.method}{kept}; "
             f"provisioning {self.provision_seconds:.2f}s, schema {self.setup_seconds:.2f}s{tried}"
         )
+
+    def redirect_lines(self) -> list[str]:
+        return [
+            f"yara: the application's YaraOrm.init({url}) was redirected to the test "
+            f"database ({alias})"
+            for url, alias in self.redirected.items()
+        ]
 
 
 def open_session(state: PluginState, request: pytest.FixtureRequest) -> DatabaseSession:

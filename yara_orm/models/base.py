@@ -48,7 +48,7 @@ class ModelMeta(type):
             ordering=tuple(_meta_option(meta, "ordering", ())),
             unique_together=_normalise_groups(_meta_option(meta, "unique_together", ())),
             indexes=_normalise_groups(_meta_option(meta, "indexes", ())),
-            connection=_meta_option(meta, "connection", "default"),
+            connection=_meta_option(meta, "connection", None),
             table_description=_meta_option(meta, "table_description", None),
         )
         info.declared = {**inherited, **declared}

@@ -26,7 +26,7 @@ class MetaInfo:
         ordering: tuple[str, ...],
         unique_together: tuple[tuple[str, ...], ...],
         indexes: tuple[tuple[str, ...], ...],
-        connection: str,
+        connection: str | None,
         table_description: str | None,
     ) -> None:
         self.model = model
@@ -35,7 +35,11 @@ class MetaInfo:
         self.ordering = ordering
         self.unique_together = unique_together
         self.indexes = indexes
-        self.connection = connection
+        # Meta.connection when given; otherwise the connection of the app the model is
+        # initialised in (`YaraOrm.init`), "default" until then.
+        self.explicit_connection = connection
+        self.connection = connection or "default"
+        self.app = "models"
         self.table_description = table_description
         self.fields: dict[str, Field] = {}
         # Fields as declared (inherited ones included), before the ORM adds reverse sides.

@@ -1,0 +1,1 @@
+"""Integrations with web frameworks and libraries; each needs its own optional extra."""

@@ -1,0 +1,22 @@
+"""Tortoise's `tortoise.contrib.fastapi`, for yara-orm: `RegisterYara` for a lifespan,
+`register_yara(app, ...)`, and the optional `DoesNotExist` → 404 / `IntegrityError` → 422
+exception handlers. Needs the `fastapi` extra."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from yara_orm.contrib.starlette import (
+    RegisterYara,
+    install_exception_handlers,
+    register_yara,
+)
+
+
+class HTTPNotFoundError(BaseModel):
+    """The body of a 404 from the `DoesNotExist` handler, for `responses=` in route docs."""
+
+    detail: str
+
+
+__all__ = ["HTTPNotFoundError", "RegisterYara", "install_exception_handlers", "register_yara"]
