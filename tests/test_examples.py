@@ -27,3 +27,31 @@ def test_bookshop_suite_passes(backend: str) -> None:
     assert "yara query report" in result.stdout
     assert "N+1: Book.author was loaded lazily for 5 of 5 Book instances" in result.stdout
     assert f"yara: {backend} database" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_fastapi_example_suite_never_touches_the_apps_database(
+    backend: str, tmp_path: Path
+) -> None:
+    # The README's "Testing a FastAPI app": the app's lifespan initialises the ORM on
+    # sqlite:///notes.db (relative to the working directory), which must never appear.
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "examples" / "fastapi_notes"),
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(ROOT / "examples" / "fastapi_notes"),
+    ]
+    if backend == "postgres":
+        url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        command += ["--yara-db=postgres", f"--yara-db-url={url}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "5 passed" in result.stdout
+    assert "YaraOrm.init(sqlite:///notes.db) was redirected" in result.stdout
+    assert list(tmp_path.iterdir()) == []
