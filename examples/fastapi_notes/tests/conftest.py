@@ -2,9 +2,9 @@ import factory
 import pytest
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
-
 from notes.app import app
 from notes.models import Note, User
+
 from yara_testing import ModelFactory, register
 
 
