@@ -13,7 +13,6 @@ from yara_testing import isolation
 from yara_testing.nplusone import assert_no_nplusone
 from yara_testing.recorder import QueryLog, assert_num_queries, recorder
 from yara_testing.session import (
-    ISOLATION_PATIENCE,
     STATE,
     Access,
     DatabaseSession,
@@ -130,7 +129,8 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     yara_session.bind_orm()
     if not transaction:
         yara_session.isolated = yara_session.engines_for(access)
-        portal.run(isolation.enter, yara_session.isolated, ISOLATION_PATIENCE)
+        patience = state.settings.deadlock_timeout
+        portal.run(isolation.enter, yara_session.isolated, patience)
     state.access = access
     rec = recorder()
     rec.test = request.node.nodeid

@@ -60,6 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write the query report as JSON to PATH",
     )
+    group.addoption(
+        "--yara-deadlock-timeout",
+        dest="yara_deadlock_timeout",
+        default=None,
+        help="seconds a query may wait for the test's connection while another task's "
+        "transaction holds it idle, before failing as a deadlock (default 10)",
+    )
     parser.addini("yara_db", "sqlite or postgres", default="")
     parser.addini("yara_db_url", "PostgreSQL server URL", default="")
     parser.addini(
@@ -72,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "yara_models", "modules whose models form the schema", type="linelist", default=[]
     )
     parser.addini("yara_db_name", "test database name (test_<name>)", default="")
+    parser.addini(
+        "yara_deadlock_timeout", "seconds before a blocked query fails as a deadlock", default=""
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

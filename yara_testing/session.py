@@ -36,8 +36,8 @@ from yara_testing.report import SessionReport
 BACKENDS = ("sqlite", "postgres")
 NPLUSONE_MODES = ("off", "warn", "error")
 # Seconds a statement may wait for a test's connection while another task's transaction holds
-# it and runs nothing, before it fails as a deadlock.
-ISOLATION_PATIENCE = 10.0
+# it and runs nothing, before it fails as a deadlock (--yara-deadlock-timeout).
+DEFAULT_DEADLOCK_TIMEOUT = 10.0
 
 
 STATE = pytest.StashKey["PluginState"]()
@@ -53,6 +53,7 @@ class Settings:
     report_path: str | None
     models: list[str]
     name: str
+    deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT
 
     @classmethod
     def read(cls, config: pytest.Config) -> Settings:
@@ -77,6 +78,18 @@ class Settings:
                 f"yara: --yara-db-url must be a postgres:// URL of a server, not {url!r}"
             )
         reuse = bool(config.getoption("yara_reuse_db") or config.getini("yara_reuse_db"))
+        timeout = option("yara_deadlock_timeout", "yara_deadlock_timeout") or (
+            DEFAULT_DEADLOCK_TIMEOUT
+        )
+        try:
+            deadlock_timeout = float(timeout)
+            if not deadlock_timeout > 0:
+                raise ValueError
+        except ValueError:
+            raise pytest.UsageError(
+                f"yara: --yara-deadlock-timeout must be a positive number of seconds, "
+                f"not {timeout!r}"
+            ) from None
         return cls(
             backend=backend,
             url=url,
@@ -86,6 +99,7 @@ class Settings:
             report_path=option("yara_report", "yara_report") or None,
             models=list(config.getini("yara_models")),
             name=str(config.getini("yara_db_name") or Path(str(config.rootpath)).name),
+            deadlock_timeout=deadlock_timeout,
         )
 
 
@@ -247,7 +261,8 @@ class DatabaseSession:
         database = await self._open(alias, models)
         self.databases[alias] = database
         if self.isolated:
-            await database.engine.enter_isolation(patience=ISOLATION_PATIENCE)
+            patience = self.state.settings.deadlock_timeout
+            await database.engine.enter_isolation(patience=patience)
             self.isolated.append(database.engine)
         return database
 

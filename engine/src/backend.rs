@@ -7,7 +7,8 @@ use deadpool::managed::Object as SqliteObject;
 use crate::cancel::Canceller;
 use crate::errors::EngineResult;
 use crate::postgres::{self, CancelEndpoint, PgBackend, PgConn};
-use crate::sqlite::{self, SqliteBackend, SqliteConn};
+use crate::sqlite::{SqliteBackend, SqliteConn};
+use crate::sqlite_run;
 use crate::statement::{Payload, Statement};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +56,10 @@ impl Backend {
         }
     }
 
-    pub fn close(&self) {
+    pub async fn close(&self) {
         match self {
             Backend::Pg(pg) => pg.close(),
-            Backend::Sqlite(lite) => lite.close(),
+            Backend::Sqlite(lite) => lite.close().await,
         }
     }
 
@@ -99,7 +100,7 @@ impl Conn {
             Conn::Sqlite(worker) => {
                 let stmt = Arc::clone(stmt);
                 worker
-                    .call(move |conn| sqlite::run(conn, &stmt, cache))
+                    .call(move |conn| sqlite_run::run(conn, &stmt, cache))
                     .await
             }
         }
@@ -136,7 +137,7 @@ impl Conn {
     pub async fn rollback(&self) -> EngineResult<()> {
         match self {
             Conn::Pg { .. } => self.control("ROLLBACK").await,
-            Conn::Sqlite(worker) => worker.call(sqlite::rollback_if_open).await,
+            Conn::Sqlite(worker) => worker.call(sqlite_run::rollback_if_open).await,
         }
     }
 

@@ -120,7 +120,7 @@ impl EngineCore {
         for pinned in open.iter().filter_map(Weak::upgrade) {
             pinned.end().await;
         }
-        self.backend.close();
+        self.backend.close().await;
         Ok(())
     }
 }

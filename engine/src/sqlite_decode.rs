@@ -9,7 +9,7 @@ use crate::errors::EngineError;
 use crate::hydrate::build_rows;
 use crate::pg_encode::parse_uuid;
 use crate::pytypes::{py_datetime, PyTypes};
-use crate::sqlite::{parse_date, Cell, SqliteRows};
+use crate::sqlite_run::{parse_date, Cell, SqliteRows};
 
 /// What a declared column type asks the stored value to become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

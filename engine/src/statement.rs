@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::sqlite::SqliteRows;
+use crate::sqlite_run::SqliteRows;
 use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -142,3 +142,53 @@ def test_seed_runs_once_and_each_test_rolls_back_to_it(app: Runner) -> None:
         """,
     )
     result.assert_outcomes(passed=2)
+
+
+def test_concurrent_transactions_in_a_test(app: Runner) -> None:
+    result = app(
+        "--yara-deadlock-timeout=0.5",
+        test_concurrent="""
+        import asyncio
+
+        import pytest
+        from app_models import Author
+        from yara_orm import IsolationDeadlockError, in_transaction
+
+
+        async def work(i):
+            async with in_transaction():
+                await Author.create(name=f"t{i}")
+                await asyncio.sleep(0)
+                await Author.filter(name=f"t{i}").count()
+
+
+        async def test_concurrent_transactions(yara_db):
+            await asyncio.gather(*(work(i) for i in range(20)))
+            assert await Author.all().count() == 20
+
+
+        async def test_nothing_left(yara_db):
+            assert await Author.all().count() == 0
+
+
+        async def test_a_deadlock_fails_with_a_message(yara_db):
+            go = asyncio.Event()
+
+            async def other():
+                await go.wait()
+                await Author.create(name="other")
+
+            helper = asyncio.create_task(other())
+            async with in_transaction():
+                await Author.create(name="mine")
+                go.set()
+                await helper
+        """,
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*IsolationDeadlockError: waited 0.5s for the test's database*"])
+
+
+def test_a_bad_deadlock_timeout_is_a_usage_error(app: Runner) -> None:
+    result = app("--yara-deadlock-timeout=soon", test_x="def test_x(): pass")
+    result.stderr.fnmatch_lines(["*--yara-deadlock-timeout must be a positive number*'soon'*"])

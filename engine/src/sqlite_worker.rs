@@ -1,0 +1,157 @@
+//! SQLite is a blocking C library, so each connection lives on a dedicated thread of its own
+//! (never a Tokio worker, never the asyncio thread) and takes jobs over a channel.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use tokio::sync::{oneshot, Notify};
+
+use crate::errors::{EngineError, EngineResult};
+
+/// How many connection threads of one database are alive, so closing can wait for them: a
+/// file database's `-wal` and `-shm` files go only when its last connection has closed.
+#[derive(Default)]
+pub struct LiveThreads {
+    count: AtomicUsize,
+    ended: Notify,
+}
+
+impl LiveThreads {
+    /// Wait (at most `limit`) until every connection thread has closed its connection.
+    pub async fn all_ended(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let ended = self.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if self.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A connection and the thread it lives on.
+pub struct SqliteWorker {
+    jobs: mpsc::Sender<Job>,
+    interrupt: Arc<InterruptHandle>,
+}
+
+static WORKER_IDS: AtomicU64 = AtomicU64::new(0);
+
+impl SqliteWorker {
+    pub async fn open(
+        location: String,
+        flags: OpenFlags,
+        setup: Setup,
+    ) -> EngineResult<SqliteWorker> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let id = WORKER_IDS.fetch_add(1, Ordering::Relaxed);
+        let live = Arc::clone(&setup.live);
+        live.count.fetch_add(1, Ordering::AcqRel);
+        let spawned = std::thread::Builder::new()
+            .name(format!("yara-sqlite-{id}"))
+            .spawn(move || {
+                let live = Arc::clone(&setup.live);
+                run_connection(location, flags, setup, ready_tx, inbox);
+                live.count.fetch_sub(1, Ordering::AcqRel);
+                live.ended.notify_waiters();
+            });
+        if let Err(err) = spawned {
+            live.count.fetch_sub(1, Ordering::AcqRel);
+            return Err(EngineError::interface(format!(
+                "cannot start a SQLite thread: {err}"
+            )));
+        }
+        let interrupt = ready_rx
+            .await
+            .map_err(|_| EngineError::interface("the SQLite thread stopped while opening"))??;
+        Ok(SqliteWorker { jobs, interrupt })
+    }
+
+    /// Run `work` on the connection's thread and wait for it without blocking Tokio.
+    pub async fn call<R, F>(&self, work: F) -> EngineResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> EngineResult<R> + Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = reply_tx.send(work(conn));
+            }))
+            .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))?;
+        reply_rx.await.map_err(|_| {
+            EngineError::interface("the SQLite connection thread stopped mid-statement")
+        })?
+    }
+
+    pub fn interrupt_handle(&self) -> Arc<InterruptHandle> {
+        Arc::clone(&self.interrupt)
+    }
+}
+
+/// The connection's thread: open it, run jobs until every sender (the pool object) is gone,
+/// then close the connection.
+fn run_connection(
+    location: String,
+    flags: OpenFlags,
+    setup: Setup,
+    ready: oneshot::Sender<EngineResult<Arc<InterruptHandle>>>,
+    inbox: mpsc::Receiver<Job>,
+) {
+    let mut conn = match open_connection(&location, flags, &setup) {
+        Ok(conn) => conn,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(Arc::new(conn.get_interrupt_handle())));
+    while let Ok(job) = inbox.recv() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+    }
+}
+
+#[derive(Clone)]
+pub struct Setup {
+    pub file_backed: bool,
+    pub statement_cache: bool,
+    pub busy_timeout: Duration,
+    pub live: Arc<LiveThreads>,
+}
+
+fn open_connection(location: &str, flags: OpenFlags, setup: &Setup) -> EngineResult<Connection> {
+    let conn =
+        Connection::open_with_flags(location, flags).map_err(|e| EngineError::Connection {
+            target: format!("SQLite database {location}"),
+            message: e.to_string(),
+            sqlstate: None,
+        })?;
+    let configure = || -> rusqlite::Result<()> {
+        conn.busy_timeout(setup.busy_timeout)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        if setup.file_backed {
+            // WAL lets readers run beside one writer; NORMAL sync is safe with WAL.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        conn.set_prepared_statement_cache_capacity(if setup.statement_cache { 256 } else { 0 });
+        Ok(())
+    };
+    configure().map_err(|e| EngineError::Connection {
+        target: format!("SQLite database {location}"),
+        message: e.to_string(),
+        sqlstate: None,
+    })?;
+    Ok(conn)
+}
