@@ -25,6 +25,7 @@ mod savepoint;
 mod sqlite;
 mod sqlite_decode;
 mod sqlite_errors;
+mod sqlite_functions;
 mod sqlite_run;
 mod sqlite_worker;
 mod statement;

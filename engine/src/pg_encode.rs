@@ -27,6 +27,21 @@ pub struct BindError {
     pub position: usize,
     pub python_type: &'static str,
     pub reason: String,
+    /// The type is right but the value does not fit it (a DataError, 22003, as on the server).
+    pub out_of_range: bool,
+}
+
+/// An encoding failure: the wrong kind of value, or a value too large for its type.
+#[derive(Debug)]
+pub enum EncodeError {
+    Mismatch(String),
+    OutOfRange(String),
+}
+
+impl From<String> for EncodeError {
+    fn from(reason: String) -> Self {
+        EncodeError::Mismatch(reason)
+    }
 }
 
 impl fmt::Display for BindError {
@@ -41,11 +56,16 @@ type EncodeResult = Result<IsNull, Box<dyn Error + Sync + Send>>;
 
 impl ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> EncodeResult {
-        encode(self.value, ty, out).map_err(|reason| {
+        encode(self.value, ty, out).map_err(|failure| {
+            let (reason, out_of_range) = match failure {
+                EncodeError::Mismatch(reason) => (reason, false),
+                EncodeError::OutOfRange(reason) => (reason, true),
+            };
             Box::new(BindError {
                 position: self.position,
                 python_type: self.value.python_type(),
                 reason,
+                out_of_range,
             }) as Box<dyn Error + Sync + Send>
         })
     }
@@ -70,21 +90,23 @@ fn mismatch(value: &Value, ty: &Type) -> String {
     )
 }
 
-fn out_of_range(value: &Value, ty: &Type) -> String {
-    format!(
-        "{value:?} is out of range for PostgreSQL type {}",
-        ty.name()
-    )
+fn out_of_range(value: &Value, ty: &Type) -> EncodeError {
+    let shown = match value {
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(text) | Value::Decimal(text) => text.clone(),
+        other => format!("{other:?}"),
+    };
+    EncodeError::OutOfRange(format!("value {shown} is out of range for type {}", ty.name()))
 }
 
-fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String> {
+fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, EncodeError> {
     if let Value::Null = value {
         return Ok(IsNull::Yes);
     }
     match *ty {
         Type::BOOL => match value {
             Value::Bool(b) => wire::bool_to_sql(*b, out),
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::INT2 => {
             let i = integer(value, ty)?;
@@ -112,13 +134,13 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                     if *f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
                 }
                 Value::Float(f) => f.to_string(),
-                _ => return Err(mismatch(value, ty)),
+                _ => return Err(mismatch(value, ty).into()),
             };
             out.put_slice(&numeric::encode(&text).map_err(|e| e.to_string())?);
         }
         Type::BYTEA => match value {
             Value::Bytes(bytes) => out.put_slice(bytes),
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::UUID => {
             let uuid = match value {
@@ -126,7 +148,7 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                 Value::Text(text) => {
                     parse_uuid(text).ok_or_else(|| format!("{text:?} is not a UUID"))?
                 }
-                _ => return Err(mismatch(value, ty)),
+                _ => return Err(mismatch(value, ty).into()),
             };
             out.put_slice(&uuid.to_be_bytes());
         }
@@ -136,11 +158,11 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                     i32::try_from(days - PG_EPOCH_DAYS).map_err(|_| out_of_range(value, ty))?;
                 wire::date_to_sql(pg_days, out);
             }
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::TIME => match value {
             Value::Time { micros, .. } => wire::time_to_sql(*micros, out),
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::TIMETZ => match value {
             Value::Time { micros, offset } => {
@@ -148,11 +170,11 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                 // PostgreSQL stores the zone as seconds west of UTC.
                 out.put_i32(-offset.unwrap_or(0));
             }
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::TIMESTAMP | Type::TIMESTAMPTZ => match value {
             Value::DateTime { micros, .. } => wire::timestamp_to_sql(micros - PG_EPOCH_MICROS, out),
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::INTERVAL => match value {
             Value::Interval { days, micros } => {
@@ -160,7 +182,7 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                 out.put_i32(i32::try_from(*days).map_err(|_| out_of_range(value, ty))?);
                 out.put_i32(0);
             }
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         Type::JSON => out.put_slice(json_text(value)?.as_bytes()),
         Type::JSONB => {
@@ -172,7 +194,7 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
         }
         Type::CHAR => match value {
             Value::Text(text) if text.len() == 1 => out.put_u8(text.as_bytes()[0]),
-            _ => return Err(mismatch(value, ty)),
+            _ => return Err(mismatch(value, ty).into()),
         },
         _ => match ty.kind() {
             Kind::Array(member) => return encode_array(value, ty, member, out),
@@ -185,18 +207,19 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, String
                     "PostgreSQL type {} is not supported for parameters; cast the parameter in SQL \
                      (for example $n::text)",
                     ty.name()
-                ))
+                )
+                .into())
             }
         },
     }
     Ok(IsNull::No)
 }
 
-fn integer(value: &Value, ty: &Type) -> Result<i64, String> {
+fn integer(value: &Value, ty: &Type) -> Result<i64, EncodeError> {
     match value {
         Value::Int(i) => Ok(*i),
         Value::BigInt(_) => Err(out_of_range(value, ty)),
-        _ => Err(mismatch(value, ty)),
+        _ => Err(mismatch(value, ty).into()),
     }
 }
 
@@ -235,9 +258,9 @@ fn encode_array(
     ty: &Type,
     member: &Type,
     out: &mut BytesMut,
-) -> Result<IsNull, String> {
+) -> Result<IsNull, EncodeError> {
     let Value::List(items) = value else {
-        return Err(mismatch(value, ty));
+        return Err(mismatch(value, ty).into());
     };
     let nested = !matches!(*member, Type::JSON | Type::JSONB);
     let mut dimensions = Vec::new();
@@ -267,13 +290,13 @@ fn encode_array(
             Ok(IsNull::Yes) => Ok(postgres_protocol::IsNull::Yes),
             Ok(IsNull::No) => Ok(postgres_protocol::IsNull::No),
             Err(reason) => {
-                failure = Some(reason.clone());
-                Err(reason.into())
+                failure = Some(reason);
+                Err("an array element cannot be encoded".into())
             }
         },
         out,
     )
-    .map_err(|e| failure.unwrap_or_else(|| e.to_string()))?;
+    .map_err(|e| failure.unwrap_or_else(|| EncodeError::Mismatch(e.to_string())))?;
     Ok(IsNull::No)
 }
 
@@ -341,7 +364,10 @@ mod tests {
         let err = encode(&Value::Int(1 << 40), &Type::INT4, &mut out)
             .err()
             .expect("refused");
-        assert!(err.contains("out of range"), "{err}");
+        assert!(
+            matches!(&err, EncodeError::OutOfRange(reason) if reason.contains("out of range")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -354,6 +380,6 @@ mod tests {
         let err = encode(&ragged, &Type::INT4_ARRAY, &mut out)
             .err()
             .expect("refused");
-        assert!(err.contains("rectangular"), "{err}");
+        assert!(format!("{err:?}").contains("rectangular"), "{err:?}");
     }
 }

@@ -142,6 +142,14 @@ pub fn statement_error(err: tokio_postgres::Error, sql: &str) -> EngineError {
     }
     if let Some(bind) = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<BindError>())
     {
+        if bind.out_of_range {
+            // As the server says of a value too large for its column: a DataError.
+            return EngineError::server(
+                "22003",
+                format!("{} (parameter ${})", bind.reason, bind.position),
+            )
+            .with_sql(sql);
+        }
         return EngineError::Parameter {
             position: bind.position,
             python_type: bind.python_type.to_owned(),

@@ -3,6 +3,7 @@
 use rusqlite::ErrorCode;
 
 use crate::errors::EngineError;
+use crate::sqlite_functions::{DIVISION_BY_ZERO, OUT_OF_RANGE};
 
 /// SQLite's result codes, as the SQLSTATEs PostgreSQL would report, so callers can treat
 /// both backends alike.
@@ -66,7 +67,11 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
         ErrorCode::SystemIoFailure => "58030",
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => "XX001",
         ErrorCode::Unknown => {
-            if message.contains("syntax error") || message.contains("incomplete input") {
+            if message.contains(OUT_OF_RANGE) {
+                "22003"
+            } else if message.contains(DIVISION_BY_ZERO) {
+                "22012"
+            } else if message.contains("syntax error") || message.contains("incomplete input") {
                 "42601"
             } else if message.contains("no such table") {
                 "42P01"

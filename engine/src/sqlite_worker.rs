@@ -146,6 +146,7 @@ fn open_connection(location: &str, flags: OpenFlags, setup: &Setup) -> EngineRes
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.set_prepared_statement_cache_capacity(if setup.statement_cache { 256 } else { 0 });
+        crate::sqlite_functions::register(&conn)?;
         Ok(())
     };
     configure().map_err(|e| EngineError::Connection {

@@ -251,7 +251,8 @@ fn text_of(obj: &Bound<'_, PyAny>, position: usize) -> EngineResult<String> {
         .map_err(|e| unbindable(obj, position, e.to_string()))
 }
 
-fn offset_seconds(obj: &Bound<'_, PyAny>, position: usize) -> EngineResult<Option<i32>> {
+/// The UTC offset in microseconds (Python allows sub-second offsets).
+fn offset_micros(obj: &Bound<'_, PyAny>, position: usize) -> EngineResult<Option<i64>> {
     let offset = obj
         .call_method0(pyo3::intern!(obj.py(), "utcoffset"))
         .map_err(|e| unbindable(obj, position, e.to_string()))?;
@@ -261,7 +262,10 @@ fn offset_seconds(obj: &Bound<'_, PyAny>, position: usize) -> EngineResult<Optio
     let delta = offset
         .cast::<PyDelta>()
         .map_err(|e| unbindable(obj, position, e.to_string()))?;
-    Ok(Some(delta.get_days() * 86_400 + delta.get_seconds()))
+    Ok(Some(
+        (i64::from(delta.get_days()) * 86_400 + i64::from(delta.get_seconds())) * MICROS_PER_SECOND
+            + i64::from(delta.get_microseconds()),
+    ))
 }
 
 fn datetime_value(datetime: &Bound<'_, PyDateTime>, position: usize) -> EngineResult<Value> {
@@ -277,13 +281,13 @@ fn datetime_value(datetime: &Bound<'_, PyDateTime>, position: usize) -> EngineRe
         + i64::from(datetime.get_microsecond());
     let local = days * MICROS_PER_DAY + of_day;
     let offset = if datetime.get_tzinfo().is_some() {
-        offset_seconds(datetime.as_any(), position)?
+        offset_micros(datetime.as_any(), position)?
     } else {
         None
     };
     Ok(match offset {
-        Some(seconds) => Value::DateTime {
-            micros: local - i64::from(seconds) * MICROS_PER_SECOND,
+        Some(offset) => Value::DateTime {
+            micros: local - offset,
             aware: true,
         },
         None => Value::DateTime {
@@ -299,10 +303,23 @@ fn time_value(time: &Bound<'_, PyTime>, position: usize) -> EngineResult<Value> 
         + i64::from(time.get_second()))
         * MICROS_PER_SECOND
         + i64::from(time.get_microsecond());
-    let offset = if time.get_tzinfo().is_some() {
-        offset_seconds(time.as_any(), position)?
-    } else {
-        None
+    let offset = match time.get_tzinfo() {
+        Some(_) => offset_micros(time.as_any(), position)?,
+        None => None,
+    };
+    let offset = match offset {
+        None => None,
+        // A time keeps its offset as written (timetz): whole seconds only, on both backends.
+        Some(micros) if micros % MICROS_PER_SECOND == 0 => {
+            Some((micros / MICROS_PER_SECOND) as i32)
+        }
+        Some(_) => {
+            return Err(unbindable(
+                time.as_any(),
+                position,
+                "a time's UTC offset must be whole seconds to be stored".to_owned(),
+            ))
+        }
     };
     Ok(Value::Time { micros, offset })
 }

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yara_orm import Engine, NotSupportedError, ParameterTypeError
+from yara_orm import DataError, Engine, NotSupportedError, ParameterTypeError
 
 from .conftest import placeholders
 
@@ -139,10 +139,11 @@ async def test_postgres_small_ints_are_range_checked(engine: Engine) -> None:
     assert await engine.fetch_rows("SELECT $1::int2, $2::int4", [-32768, 2**31 - 1]) == [
         (-32768, 2**31 - 1)
     ]
-    with pytest.raises(ParameterTypeError) as info:
+    # The right type, too large for the column: a DataError, as the server's own 22003.
+    with pytest.raises(DataError) as info:
         await engine.fetch_rows("SELECT $1::int4", [2**31])
-    assert info.value.position == 1
-    assert "out of range" in str(info.value)
+    assert info.value.sqlstate == "22003"
+    assert "value 2147483648 is out of range for type int4 (parameter $1)" in str(info.value)
 
 
 @pytest.mark.postgres

@@ -70,11 +70,19 @@ class Dialect:
         params.append(pattern)
         mark = self.placeholder(len(params))
         if insensitive:
-            return f"LOWER({column}) LIKE LOWER({mark}) ESCAPE '\\'"
+            return f"{self.lower(column)} LIKE {self.lower(mark)} ESCAPE '\\'"
         return f"{column} LIKE {mark} ESCAPE '\\'"
 
     def date_part(self, column: str, part: str) -> str:
         raise NotImplementedError
+
+    def lower(self, sql: str) -> str:
+        """Lower-cased text, for case-insensitive matching (Unicode-aware)."""
+        return f"LOWER({sql})"
+
+    def arithmetic(self, operator: str, left: str, right: str) -> str:
+        """`left <operator> right`; integer overflow and division by zero must raise."""
+        return f"({left} {operator} {right})"
 
     def comparable(self, column: str, field: Field) -> str:
         """The column as comparisons, ordering and arithmetic should see it."""

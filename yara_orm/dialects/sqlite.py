@@ -59,6 +59,23 @@ class SqliteDialect(Dialect):
         params.append(value)
         return f"substr({column}, length({column}) - length({mark}) + 1) = {mark}"
 
+    # SQLite's LOWER() only knows ASCII, and its integer arithmetic turns an overflow into a
+    # float and a division by zero into NULL: the engine registers functions on every
+    # connection that behave as PostgreSQL does (22003, 22012).
+    ARITHMETIC: ClassVar[dict[str, str]] = {
+        "+": "yara_add",
+        "-": "yara_sub",
+        "*": "yara_mul",
+        "/": "yara_div",
+        "%": "yara_mod",
+    }
+
+    def lower(self, sql: str) -> str:
+        return f"yara_lower({sql})"
+
+    def arithmetic(self, operator: str, left: str, right: str) -> str:
+        return f"{self.ARITHMETIC[operator]}({left}, {right})"
+
     def comparable(self, column: str, field: Field) -> str:
         # Decimals are stored as exact text; compare and compute on their numeric value.
         return f"CAST({column} AS REAL)" if field.db_kind == "decimal" else column

@@ -24,8 +24,11 @@ class IntField(Field):
         super().__init__(pk=is_pk, **kwargs)
 
     def coerce(self, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise self.fail(value, "is not an integer") from None
         if isinstance(value, float) and value.is_integer():
             return int(value)
         raise self.fail(value, "is not an integer")
@@ -85,9 +88,17 @@ class DecimalField(Field):
     def check(self, value: Any) -> Any:
         if not value.is_finite():
             raise self.fail(value, "is not a finite number")
-        quantized = value.quantize(self._quantum)
+        too_long = self.fail(
+            value,
+            f"has more than {self.max_digits} digits (max_digits={self.max_digits}, "
+            f"decimal_places={self.decimal_places})",
+        )
+        try:
+            quantized = value.quantize(self._quantum)
+        except InvalidOperation:  # more digits than the decimal context can even hold
+            raise too_long from None
         if len(quantized.as_tuple().digits) > self.max_digits:
-            raise self.fail(value, f"has more than {self.max_digits} digits")
+            raise too_long
         return quantized
 
 

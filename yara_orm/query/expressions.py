@@ -120,7 +120,9 @@ class CombinedExpression(Expression):
         self.is_aggregate = left.is_aggregate or right.is_aggregate
 
     def compile(self, compiler: Compiler) -> str:
-        return f"({self.left.compile(compiler)} {self.operator} {self.right.compile(compiler)})"
+        left = self.left.compile(compiler)
+        right = self.right.compile(compiler)
+        return compiler.dialect.arithmetic(self.operator, left, right)
 
 
 class Aggregate(Expression):

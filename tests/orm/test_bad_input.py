@@ -1,0 +1,98 @@
+"""Hostile and out-of-range values: a clear exception of the ORM's hierarchy, the same on
+both backends, and the database unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from tests.orm.models import Author, Book, Event, Kind
+from yara_orm import DataError, F, ParameterTypeError, ValidationError, connections
+
+
+async def test_integer_overflow_in_an_update_is_a_data_error(orm: str) -> None:
+    event = await Event.create(kind=Kind.OPEN, big=2**63 - 1)
+    with pytest.raises(DataError) as raised:
+        await Event.filter(id=event.id).update(big=F("big") + 1)
+    assert raised.value.sqlstate == "22003"
+    with pytest.raises(DataError) as raised:
+        await Event.filter(id=event.id).update(big=F("big") - 2**63 + F("small") * 0 + 2**63)
+    assert raised.value.sqlstate == "22003"
+    assert (await Event.get(id=event.id)).big == 2**63 - 1  # unchanged, still an int
+    await Event.filter(id=event.id).update(big=F("big") - 1)
+    assert (await Event.get(id=event.id)).big == 2**63 - 2
+
+
+async def test_integer_division_by_zero_is_a_data_error(orm: str) -> None:
+    event = await Event.create(kind=Kind.OPEN, big=10, small=0)
+    with pytest.raises(DataError) as raised:
+        await Event.filter(id=event.id).update(big=F("big") / F("small"))
+    assert raised.value.sqlstate == "22012"
+    await Event.filter(id=event.id).update(big=F("big") / 3, small=F("big") % 3)
+    fetched = await Event.get(id=event.id)
+    assert (fetched.big, fetched.small) == (3, 1)
+
+
+async def test_case_insensitive_lookups_know_unicode(orm: str) -> None:
+    await Author.create(name="ÄÖÜ Straße")
+    await Author.create(name="plain")
+    assert [a.name for a in await Author.filter(name__icontains="äöü")] == ["ÄÖÜ Straße"]
+    assert await Author.filter(name__icontains="ÄÖÜ").count() == 1
+    assert await Author.filter(name__iexact="äöü straße").count() == 1
+    assert await Author.filter(name__istartswith="äö").count() == 1
+    assert await Author.filter(name__iendswith="STRASSE").count() == 0  # ß is not ss
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (Decimal("1E+100"), r"has more than 10 digits \(max_digits=10, decimal_places=2\)"),
+        (Decimal("9" * 40), r"has more than 10 digits \(max_digits=10, decimal_places=2\)"),
+        (Decimal("123456789.5"), r"has more than 10 digits \(max_digits=10, decimal_places=2\)"),
+    ],
+)
+async def test_decimal_that_does_not_fit_is_a_validation_error(
+    orm: str, value: Decimal, reason: str
+) -> None:
+    author = await Author.create(name="a")
+    with pytest.raises(ValidationError, match=reason) as raised:
+        await Book.create(title="t", author=author, price=value)
+    assert (raised.value.model, raised.value.field) == ("Book", "price")
+    assert await Book.all().count() == 0
+
+
+@pytest.mark.parametrize("value", ["²", "+-5", "1_0x", "", "٣.5"])
+async def test_int_field_text_that_is_not_an_integer(orm: str, value: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        await Event.create(kind=Kind.OPEN, big=value)
+    assert (raised.value.model, raised.value.field, raised.value.value) == ("Event", "big", value)
+    assert await Event.all().count() == 0
+
+
+async def test_int_field_range_is_checked_before_sql(orm: str) -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        await Event.create(kind=Kind.OPEN, big=2**63)
+    with pytest.raises(ValidationError, match="out of range"):
+        await Event.create(kind=Kind.OPEN, small=2**15)
+    assert await Event.create(kind=Kind.OPEN, big=" 42 ") is not None
+
+
+async def test_utc_offsets_with_microseconds_are_kept_exactly(orm: str) -> None:
+    zone = dt.timezone(dt.timedelta(hours=1, microseconds=500))
+    moment = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=zone)
+    client = connections.get()
+    mark = client.dialect.placeholder(1)
+    table = "t_offsets"
+    kind = "TIMESTAMPTZ" if client.dialect.name == "postgres" else "TIMESTAMP"
+    await client.execute_script(f"CREATE TABLE {table} (at {kind})")
+    await client.execute(f"INSERT INTO {table} (at) VALUES ({mark})", [moment])
+    (stored,) = (await client.fetch(f"SELECT at FROM {table}"))[0]
+    assert stored == moment
+    assert stored.astimezone(dt.UTC) == moment.astimezone(dt.UTC)
+    with pytest.raises(ParameterTypeError, match="whole seconds"):
+        await client.execute(
+            f"INSERT INTO {table} (at) VALUES ({mark})",
+            [dt.time(1, 2, 3, tzinfo=zone)],
+        )
