@@ -6,7 +6,9 @@ use deadpool::managed::Object as SqliteObject;
 
 use crate::cancel::Canceller;
 use crate::errors::EngineResult;
-use crate::postgres::{self, CancelEndpoint, PgBackend, PgConn};
+use crate::pg_cancel::CancelEndpoint;
+use crate::pg_pool::{PgBackend, PgConn};
+use crate::postgres;
 use crate::sqlite::{SqliteBackend, SqliteConn};
 use crate::sqlite_run;
 use crate::statement::{Payload, Statement};
@@ -126,7 +128,7 @@ impl Conn {
     /// Close the connection instead of returning it: its state is unknown.
     pub fn discard(self) {
         match self {
-            Conn::Pg { conn, .. } => drop(deadpool_postgres::Object::take(conn)),
+            Conn::Pg { conn, .. } => drop(deadpool::managed::Object::take(conn)),
             Conn::Sqlite(conn) => drop(SqliteObject::take(conn)),
         }
     }

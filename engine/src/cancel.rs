@@ -14,7 +14,7 @@ use rusqlite::InterruptHandle;
 use tokio::sync::oneshot;
 
 use crate::errors::EngineError;
-use crate::postgres::{self, CancelEndpoint};
+use crate::pg_cancel::{self, CancelEndpoint};
 
 /// Stops whatever statement is running on one connection.
 pub enum Canceller {
@@ -38,7 +38,7 @@ impl Canceller {
     async fn cancel(self) -> AfterCancel {
         match self {
             Canceller::Pg { token, endpoint } => {
-                if postgres::cancel_and_wait(&token, &endpoint).await {
+                if pg_cancel::cancel_and_wait(&token, &endpoint).await {
                     AfterCancel::Reusable
                 } else {
                     AfterCancel::Discard

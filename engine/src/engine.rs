@@ -12,7 +12,7 @@ use crate::bridge::spawn_outcome;
 use crate::config::{parse_url, redact, seconds, PoolOptions, Target};
 use crate::core::EngineCore;
 use crate::isolation;
-use crate::postgres::PgBackend;
+use crate::pg_pool::PgBackend;
 use crate::py_transaction::NewTransaction;
 use crate::runner::StatementRunner;
 use crate::sqlite::SqliteBackend;

@@ -83,6 +83,13 @@ impl EngineError {
         self
     }
 
+    /// The connection is gone: lost (class 08), or ended by the server (57P01-57P03).
+    pub fn is_connection_loss(&self) -> bool {
+        self.sqlstate().is_some_and(|code| {
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        })
+    }
+
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             EngineError::Server(err) => Some(&err.sqlstate),
@@ -190,8 +197,11 @@ pub fn pool_error<E: fmt::Display>(
 
 /// Which Python class of `yara_orm.exceptions` a SQLSTATE belongs to (PEP 249 families).
 pub fn class_for_sqlstate(sqlstate: &str) -> &'static str {
-    if sqlstate == "57014" {
-        return "QueryCanceledError";
+    match sqlstate {
+        "57014" => return "QueryCanceledError",
+        // The server ended the session: the connection is gone.
+        "57P01" | "57P02" | "57P03" => return "DBConnectionError",
+        _ => {}
     }
     match sqlstate.get(..2).unwrap_or("") {
         "23" => "IntegrityError",

@@ -96,7 +96,10 @@ fn out_of_range(value: &Value, ty: &Type) -> EncodeError {
         Value::BigInt(text) | Value::Decimal(text) => text.clone(),
         other => format!("{other:?}"),
     };
-    EncodeError::OutOfRange(format!("value {shown} is out of range for type {}", ty.name()))
+    EncodeError::OutOfRange(format!(
+        "value {shown} is out of range for type {}",
+        ty.name()
+    ))
 }
 
 fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, EncodeError> {

@@ -1,12 +1,21 @@
 //! Autocommit statements outside any transaction: one pooled connection per statement.
+//!
+//! A pooled connection can die while idle (the server restarted, an administrator ended the
+//! session). Such a statement is retried on another connection, but only when it provably had
+//! no effect: the connection was found closed before anything was sent, or the server answered
+//! that it was ending the session (SQLSTATE 57P01-57P03; it rolls back what the statement did).
+//! A connection lost without that answer may have committed the statement: never retried.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
 use crate::backend::{Backend, Conn};
 use crate::cancel::{cancellable, cancelled, unless_cancelled, AfterCancel};
-use crate::errors::EngineResult;
+use crate::errors::{EngineError, EngineResult};
+use crate::pg_pool::Ending;
 use crate::statement::{Action, Payload, Statement};
 
 pub async fn run_pooled(
@@ -14,34 +23,112 @@ pub async fn run_pooled(
     stmt: Arc<Statement>,
     mut cancel: oneshot::Receiver<()>,
 ) -> EngineResult<Payload> {
-    let conn = unless_cancelled(backend.acquire(), &mut cancel)
-        .await
-        .ok_or_else(cancelled)??;
+    // Every pooled connection may be dead at once (a server restart): one try more than that.
+    let attempts = backend.status().2 + 1;
+    let mut attempt = 1;
+    loop {
+        let conn = unless_cancelled(backend.acquire(), &mut cancel)
+            .await
+            .ok_or_else(cancelled)??;
+        match run_on(backend, &conn, &stmt, &mut cancel).await {
+            Attempt::Done(outcome, AfterCancel::Discard) => {
+                conn.discard();
+                return outcome;
+            }
+            Attempt::Done(outcome, AfterCancel::Reusable) => return outcome,
+            Attempt::NotRun(err) => {
+                conn.discard();
+                if attempt >= attempts {
+                    return Err(err);
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Done(EngineResult<Payload>, AfterCancel),
+    /// The statement provably had no effect, and the connection is dead.
+    NotRun(EngineError),
+}
+
+async fn run_on(
+    backend: &Backend,
+    conn: &Conn,
+    stmt: &Arc<Statement>,
+    cancel: &mut oneshot::Receiver<()>,
+) -> Attempt {
     let cache = backend.statement_cache();
     let canceller = Some(conn.canceller());
+    // A request that reached the connection always waits for the server's reply, so a
+    // statement that failed without ever waiting was never sent.
+    let waited = AtomicBool::new(false);
     if stmt.action == Action::ExecuteMany && matches!(conn, Conn::Pg { .. }) {
         // All or nothing, as one transaction (SQLite wraps batches itself).
-        let work = async {
-            let (begun, ran) = tokio::join!(conn.control("BEGIN"), conn.run(&stmt, cache, false));
-            begun?;
-            ran
-        };
-        let (outcome, after) = cancellable(canceller, work, &mut cancel).await;
+        let work = watched(
+            async {
+                let (begun, ran) =
+                    tokio::join!(conn.control("BEGIN"), conn.run(stmt, cache, false));
+                begun?;
+                ran
+            },
+            &waited,
+        );
+        let (outcome, after) = cancellable(canceller, work, cancel).await;
         if after == AfterCancel::Discard {
-            conn.discard();
-            return outcome;
+            return Attempt::Done(outcome, after);
         }
         return match outcome {
-            Ok(payload) => conn.control("COMMIT").await.map(|_| payload),
+            // A failed COMMIT may have committed: reported, never retried.
+            Ok(payload) => Attempt::Done(conn.control("COMMIT").await.map(|_| payload), after),
+            Err(err) if had_no_effect(conn, &err, waited.load(Ordering::Acquire)) => {
+                Attempt::NotRun(err)
+            }
             Err(err) => {
-                conn.rollback_and_release().await;
-                Err(err)
+                conn.rollback().await.ok();
+                Attempt::Done(Err(err), after)
             }
         };
     }
-    let (outcome, after) = cancellable(canceller, conn.run(&stmt, cache, true), &mut cancel).await;
-    if after == AfterCancel::Discard {
-        conn.discard();
+    let work = watched(conn.run(stmt, cache, true), &waited);
+    let (outcome, after) = cancellable(canceller, work, cancel).await;
+    match outcome {
+        Err(err)
+            if after == AfterCancel::Reusable
+                && had_no_effect(conn, &err, waited.load(Ordering::Acquire)) =>
+        {
+            Attempt::NotRun(err)
+        }
+        other => Attempt::Done(other, after),
     }
-    outcome
+}
+
+/// `work`, noting in `waited` whether it ever had to wait.
+async fn watched<F: Future>(work: F, waited: &AtomicBool) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        let poll = work.as_mut().poll(cx);
+        if poll.is_pending() {
+            waited.store(true, Ordering::Release);
+        }
+        poll
+    })
+    .await
+}
+
+/// Whether a failed statement's connection died before the statement could do anything.
+fn had_no_effect(conn: &Conn, err: &EngineError, waited_for_server: bool) -> bool {
+    match err.sqlstate() {
+        // The server ended the session; its open work (this statement) is rolled back.
+        Some("57P01" | "57P02" | "57P03") => true,
+        // Closed before anything was sent, or queued behind the server ending an idle session
+        // (the connection stopped before writing it).
+        Some("08006") => {
+            !waited_for_server
+                || matches!(conn, Conn::Pg { conn, .. }
+                    if conn.ending() == Some(Ending::ServerEndedIdleSession))
+        }
+        _ => false,
+    }
 }

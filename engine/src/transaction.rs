@@ -35,6 +35,8 @@ pub struct TxShared {
     finished: AtomicBool,
     /// PostgreSQL: a statement failed, so COMMIT would silently roll back.
     failed: AtomicBool,
+    /// The connection died under a statement: the server rolled everything back.
+    lost: AtomicBool,
 }
 
 /// A cancellation signal that never fires, for work nobody can cancel (cleanup).
@@ -121,6 +123,7 @@ impl TxShared {
             kind,
             finished: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
         }
     }
 
@@ -178,8 +181,11 @@ impl TxShared {
     ) -> EngineResult<Payload> {
         self.check_open()?;
         let result = self.pinned.run(stmt, &self.caller(), false, cancel).await;
-        if let Err(EngineError::Server(_)) = result {
+        if let Err(err @ EngineError::Server(_)) = &result {
             self.failed.store(true, Ordering::Release);
+            if err.is_connection_loss() {
+                self.lost.store(true, Ordering::Release);
+            }
         }
         result
     }
@@ -222,6 +228,13 @@ impl TxShared {
                         "the transaction is already finished",
                     ));
                 };
+                if self.lost.load(Ordering::Acquire) {
+                    conn.discard();
+                    return Err(EngineError::server(
+                        "08006",
+                        "the connection was lost during the transaction: nothing was committed",
+                    ));
+                }
                 let postgres = self.core.backend.kind() == BackendKind::Postgres;
                 if postgres && self.failed.load(Ordering::Acquire) {
                     conn.rollback_and_release().await;
