@@ -133,3 +133,27 @@ async def test_a_server_restart_heals_the_pool_and_fails_only_statements_in_flig
     finally:
         await engine.close()
         await asyncio.to_thread(stop)
+
+
+async def test_connect_timeout_bounds_a_server_that_never_answers() -> None:
+    # A listener that accepts connections and then says nothing at all.
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        with pytest.raises(DBConnectionError, match="timed out"):
+            await connect(f"postgres://postgres@127.0.0.1:{port}/x", connect_timeout=0.5)
+        # The number given, not the number plus a margin (it used to take 1.5 s).
+        assert loop.time() - started < 1.2
+        assert accepted
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
