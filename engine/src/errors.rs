@@ -143,7 +143,7 @@ impl fmt::Display for EngineError {
                     write!(f, "\nHINT: {hint}")?;
                 }
                 if let Some(sql) = &err.sql {
-                    write!(f, "\nSQL: {sql}")?;
+                    write!(f, "\nSQL: {}", shortened(sql))?;
                 }
                 Ok(())
             }
@@ -166,6 +166,20 @@ impl fmt::Display for EngineError {
                  cast it in SQL (for example {column}::text)"
             ),
         }
+    }
+}
+
+/// The SQL as a message shows it: a long statement is cut (the exception's `sql` keeps it all).
+fn shortened(sql: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 300;
+    match sql.char_indices().nth(SHOWN) {
+        None => sql.into(),
+        Some((cut, _)) => format!(
+            "{}… ({} characters in all)",
+            &sql[..cut],
+            sql.chars().count()
+        )
+        .into(),
     }
 }
 

@@ -106,7 +106,32 @@ fn params_of<'a>(
         .collect())
 }
 
+/// The protocol counts a statement's parameters in 16 bits.
+const MAX_PARAMETERS: usize = 65_535;
+
+fn check_parameter_count(stmt: &Statement) -> EngineResult<()> {
+    let most = stmt
+        .batches
+        .iter()
+        .map(Vec::len)
+        .chain([stmt.params.len()])
+        .max()
+        .unwrap_or(0);
+    if most > MAX_PARAMETERS {
+        return Err(EngineError::server(
+            "54000",
+            format!(
+                "{most} parameters in one statement; PostgreSQL allows at most {MAX_PARAMETERS} \
+                 (send a list as one array parameter, e.g. `= ANY($1)`, or split the statement)"
+            ),
+        )
+        .with_sql(&stmt.sql));
+    }
+    Ok(())
+}
+
 async fn run_once(conn: &PgConn, stmt: &Statement, cache: bool) -> EngineResult<Payload> {
+    check_parameter_count(stmt)?;
     let sql: &str = &stmt.sql;
     match stmt.action {
         Action::Script => {

@@ -16,7 +16,13 @@ pub fn sqlite_error(err: rusqlite::Error, sql: &str) -> EngineError {
             sql,
         ),
         rusqlite::Error::SqliteFailure(code, message) => {
-            let message = message.unwrap_or_else(|| code.to_string());
+            let mut message = message.unwrap_or_else(|| code.to_string());
+            if message.contains("too many SQL variables") {
+                message.push_str(
+                    "; SQLite allows at most 32766 parameters in one statement (split it, or \
+                     send a list as one JSON parameter: IN (SELECT value FROM json_each(?)))",
+                );
+            }
             let sqlstate = sqlstate_for(&code, &message);
             let constraint = (code.code == ErrorCode::ConstraintViolation)
                 .then(|| message.split_once(": ").map(|(_, name)| name.to_owned()))
@@ -67,7 +73,9 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
         ErrorCode::SystemIoFailure => "58030",
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => "XX001",
         ErrorCode::Unknown => {
-            if message.contains(OUT_OF_RANGE) {
+            if message.contains("too many SQL variables") {
+                "54000"
+            } else if message.contains(OUT_OF_RANGE) {
                 "22003"
             } else if message.contains(DIVISION_BY_ZERO) {
                 "22012"

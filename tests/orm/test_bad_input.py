@@ -9,7 +9,15 @@ from decimal import Decimal
 import pytest
 
 from tests.orm.models import Author, Book, Event, Kind
-from yara_orm import DataError, F, ParameterTypeError, ValidationError, connections
+from yara_orm import (
+    DataError,
+    F,
+    OperationalError,
+    ParameterTypeError,
+    Q,
+    ValidationError,
+    connections,
+)
 
 
 async def test_integer_overflow_in_an_update_is_a_data_error(orm: str) -> None:
@@ -96,3 +104,50 @@ async def test_utc_offsets_with_microseconds_are_kept_exactly(orm: str) -> None:
             f"INSERT INTO {table} (at) VALUES ({mark})",
             [dt.time(1, 2, 3, tzinfo=zone)],
         )
+
+
+async def test_a_thousand_filters_combined_in_a_loop(orm: str) -> None:
+    # Built as people build them: q = q | Q(...) in a loop, 1,000 deep.
+    await Author.create(name="n999")
+    q = Q(name="n0")
+    for i in range(1, 1000):
+        q = q | Q(name=f"n{i}")
+    assert [a.name for a in await Author.filter(q)] == ["n999"]
+    q = ~Q(name="x")
+    for i in range(1000):
+        q = q & ~Q(name=f"m{i}")
+    assert await Author.filter(q).count() == 1
+
+
+async def test_deeply_nested_filters_compile_without_recursion(orm: str) -> None:
+    # Alternating connectors cannot be flattened: the tree really is 1,500 levels deep.
+    q = Q(name="a")
+    for i in range(1500):
+        q = (q | Q(name=f"x{i}")) if i % 2 else (q & ~Q(name=f"y{i}"))
+    sql = Author.filter(q).sql()
+    assert sql.count("NOT (") == 750
+
+
+async def test_huge_in_lists_and_in_bulk(orm: str) -> None:
+    authors = await Author.bulk_create([Author(name=f"a{i}") for i in range(300)])
+    wanted = [a.pk for a in authors[::3]] + list(range(10**6, 10**6 + 100_000))
+    assert await Author.filter(pk__in=wanted).count() == 100
+    assert await Author.filter(pk__not_in=wanted).count() == 200
+    assert await Author.filter(name__in=[f"a{i}" for i in range(0, 150_000, 2)]).count() == 150
+    found = await Author.in_bulk([a.pk for a in authors] + list(range(10**7, 10**7 + 70_000)))
+    assert sorted(found) == sorted(a.pk for a in authors)
+
+
+async def test_too_many_parameters_names_the_limit(orm: str) -> None:
+    client = connections.get()
+    count = 70_000
+    marks = ", ".join(client.dialect.placeholder(i + 1) for i in range(count))
+    # Class 54, "program limit exceeded": an OperationalError, as PostgreSQL's drivers say.
+    with pytest.raises(OperationalError) as raised:
+        await client.fetch(f"SELECT 1 WHERE 1 IN ({marks})", list(range(count)))
+    message = str(raised.value)
+    assert raised.value.sqlstate == "54000"
+    assert ("65535" in message) if client.dialect.name == "postgres" else ("32766" in message)
+    # The message shows the start of the SQL, not all of it; the exception keeps it whole.
+    assert len(message) < 1000 and "characters in all" in message
+    assert raised.value.sql is not None and len(raised.value.sql) > 100_000

@@ -6,6 +6,8 @@ through a float)."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import TYPE_CHECKING, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
@@ -69,6 +71,17 @@ class SqliteDialect(Dialect):
         "/": "yara_div",
         "%": "yara_mod",
     }
+
+    def in_list(self, column: str, values: list[object], params: list[object]) -> str:
+        # Integers, text and UUIDs (stored as text) travel as one JSON array: any number of
+        # them (SQLite allows 32,766 parameters) and one cached statement per query shape.
+        if values and all(
+            (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str | uuid.UUID)
+            for v in values
+        ):
+            params.append(json.dumps([str(v) if isinstance(v, uuid.UUID) else v for v in values]))
+            return f"{column} IN (SELECT value FROM json_each({self.placeholder(len(params))}))"
+        return super().in_list(column, values, params)
 
     def lower(self, sql: str) -> str:
         return f"yara_lower({sql})"

@@ -179,21 +179,30 @@ class Compiler:
     # Filters ------------------------------------------------------------------------------
 
     def where(self, q: Q) -> str:
-        if q.negated and any(self.path_is_to_many(key) for key in _keys(q)):
+        """The condition of a Q tree, built without recursion (trees may be deep)."""
+        # Post-order over the tree: a node's children are compiled before the node itself.
+        done: dict[int, str] = {}
+        stack: list[tuple[Q, bool]] = [(q, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not expanded and not self._needs_subquery(node):
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node.children) if isinstance(c, Q))
+                continue
+            done[id(node)] = self._node_condition(node, done)
+        return done[id(q)]
+
+    def _needs_subquery(self, q: Q) -> bool:
+        return q.negated and any(self.path_is_to_many(key) for key in _keys(q))
+
+    def _node_condition(self, q: Q, done: dict[int, str]) -> str:
+        if self._needs_subquery(q):
             return self._excluded_through_to_many(q)
-        parts = []
-        for child in q.children:
-            if isinstance(child, Q):
-                parts.append(self.where(child))
-            else:
-                parts.append(self.lookup(*child))
+        parts = [
+            done[id(child)] if isinstance(child, Q) else self.lookup(*child) for child in q.children
+        ]
         parts = [p for p in parts if p]
-        if not parts:
-            sql = "1 = 1"
-        elif len(parts) == 1:
-            sql = parts[0]
-        else:
-            sql = "(" + f" {q.connector} ".join(parts) + ")"
+        sql = _join(parts, q.connector) if parts else "1 = 1"
         return f"NOT ({sql})" if q.negated else sql
 
     def _excluded_through_to_many(self, q: Q) -> str:
@@ -254,13 +263,27 @@ class Compiler:
         return field.to_db(field.validate(value))
 
 
+def _join(parts: list[str], connector: str) -> str:
+    """`(a OR b OR ...)`, grouped into a balanced tree of parentheses when long: databases
+    parse `a OR b OR c ...` as a chain as deep as the list, and SQLite stops at 1,000."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) <= 64:
+        return "(" + f" {connector} ".join(parts) + ")"
+    middle = len(parts) // 2
+    return f"({_join(parts[:middle], connector)} {connector} {_join(parts[middle:], connector)})"
+
+
 def _keys(q: Q) -> list[str]:
+    """Every lookup key in the tree (without recursion)."""
     keys: list[str] = []
-    for child in q.children:
-        if isinstance(child, Q):
-            keys.extend(_keys(child))
-        else:
-            keys.append(child[0])
+    stack = [q]
+    while stack:
+        for child in stack.pop().children:
+            if isinstance(child, Q):
+                stack.append(child)
+            else:
+                keys.append(child[0])
     return keys
 
 

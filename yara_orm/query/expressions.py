@@ -24,7 +24,12 @@ class Q:
         if not isinstance(other, Q):
             return NotImplemented
         combined = Q(join_type=connector)
-        combined.children = [self, other]
+        # `q = q & Q(...)` in a loop stays one flat level instead of a tree as deep as the loop.
+        for side in (self, other):
+            if side.connector == connector and not side.negated:
+                combined.children.extend(side.children)
+            else:
+                combined.children.append(side)
         return combined
 
     def __and__(self, other: Q) -> Q:
