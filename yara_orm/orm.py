@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 class InitRedirect(Protocol):
     """Where `YaraOrm.init` gets its engines while a test toolkit redirects it."""
 
-    async def bind(self, config: OrmConfig, models: list[type[Model]]) -> dict[str, Engine]:
-        """Engines for every alias in `config.connections` (lent: the ORM never closes them)."""
+    async def bind(self, config: OrmConfig, models: list[type[Model]]) -> dict[str, Engine] | None:
+        """Engines for every alias in `config.connections` (lent: the ORM never closes them),
+        or None to let this initialisation connect as asked."""
 
     async def generate_schemas(self, connection: str, models: list[type[Model]]) -> None:
         """What `generate_schemas()` does for a redirected connection."""
@@ -106,8 +107,8 @@ class YaraOrm:
             orm_config.timezone = timezone
         chosen = cls.activate(orm_config)
         await connections.reset()
-        if _redirect is not None:
-            engines = await _redirect.bind(orm_config, chosen)
+        engines = None if _redirect is None else await _redirect.bind(orm_config, chosen)
+        if engines is not None:
             for name, engine in engines.items():
                 connections.register(name, engine, owned=False)
         else:

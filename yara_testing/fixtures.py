@@ -16,7 +16,6 @@ from yara_testing.session import (
     STATE,
     Access,
     DatabaseSession,
-    open_session,
 )
 
 T = TypeVar("T")
@@ -90,13 +89,18 @@ def yara_seed() -> Any:
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _yara_session_request(request: pytest.FixtureRequest) -> None:
+    """Keep the session's request, so the database can be provisioned the moment the
+    application initialises the ORM, even from a session fixture, before any `yara_db`."""
+    request.config.stash[STATE].session_request = request
+
+
 @pytest.fixture(scope="session")
 def yara_session(request: pytest.FixtureRequest) -> DatabaseSession:
     state = request.config.stash[STATE]
-    if state.session is None:
-        open_session(state, request)
-    assert state.session is not None
-    return state.session
+    state.session_request = state.session_request or request
+    return state.ensure_session()
 
 
 def _access_for(node: pytest.Item) -> Access:

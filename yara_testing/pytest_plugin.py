@@ -12,6 +12,7 @@ import pytest
 from yara_testing.fixtures import (  # noqa: F401  (fixtures are found by name)
     ACTIVE,
     _yara_marker,
+    _yara_session_request,
     yara_db,
     yara_orm_config,
     yara_queries,
@@ -97,7 +98,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     workerinput = getattr(config, "workerinput", None)
     worker = workerinput["workerid"] if workerinput else None
-    config.stash[STATE] = PluginState(Settings.read(config), worker)
+    state = PluginState(Settings.read(config), worker)
+    config.stash[STATE] = state
+    state.install()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[STATE].item_external = item.get_closest_marker("yara_external_db") is not None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -220,6 +228,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state: PluginState | None = config.stash.get(STATE, None)
     if state is None:
         return
+    state.uninstall()
     if state.session is not None:
         state.session.finish()
         state.session = None

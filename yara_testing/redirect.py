@@ -9,6 +9,7 @@ test, unless it is marked `@pytest.mark.yara_external_db`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,27 +26,35 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1", ""}
 
 
 class InitRedirection:
-    """What `YaraOrm.init` binds to while the plugin has a test database."""
+    """What `YaraOrm.init` binds to during the test run: the session's test databases,
+    provisioned on first use (an app started by a session fixture may be the first), except in
+    tests marked `yara_external_db`."""
 
-    def __init__(self, session: DatabaseSession) -> None:
+    def __init__(
+        self, session: Callable[[], DatabaseSession], passes_through: Callable[[], bool]
+    ) -> None:
         self.session = session
+        self.passes_through = passes_through
 
-    async def bind(self, config: OrmConfig, models: list[type[Model]]) -> dict[str, Engine]:
+    async def bind(self, config: OrmConfig, models: list[type[Model]]) -> dict[str, Engine] | None:
+        if self.passes_through():
+            return None
+        session = self.session()
         for alias, url in config.connections.items():
-            self.session.note_redirect(alias, url)
+            session.note_redirect(alias, url)
         engines = {}
         for alias in config.connections:
-            database = self.session.databases.get(alias)
+            database = session.databases.get(alias)
             if database is None:
                 on_alias = [m for m in models if m._meta.connection == alias]
-                database = await self.session.add_database(alias, on_alias)
+                database = await session.add_database(alias, on_alias)
             engines[alias] = database.engine
         return engines
 
     async def generate_schemas(self, connection: str, models: list[type[Model]]) -> None:
         """The plugin made the schema: create only tables it does not know of (inside the
         test, so they go with its rollback)."""
-        database = self.session.databases[connection]
+        database = self.session().databases[connection]
         missing = [m for m in models if m._meta.table not in database.tables]
         if not missing:
             return
@@ -78,9 +87,10 @@ def same_server(url: str, test_url: str) -> bool:
     return mine is not None and mine[0] == "postgres" and mine == theirs
 
 
-def refused_connection(url: str, test_url: str) -> str:
+def refused_connection(url: str, test_url: str, location: str) -> str:
     return (
-        f"yara: this test connected to {redact_url(url)}, which is not the test database "
+        f"yara: this test tried to connect to {redact_url(url)} (at {location}), which is not "
+        "the test database "
         f"server ({redact_url(test_url)}); the ORM is already bound to the test database. "
         "Mark the test @pytest.mark.yara_external_db to connect elsewhere."
     )

@@ -16,7 +16,7 @@ from yara_orm import Engine, YaraOrm, connect, connections
 from yara_orm.config import AppConfig, ModelSource, OrmConfig, parse_init, redact_url
 from yara_orm.connection import add_guard, remove_guard
 from yara_orm.engine import add_connect_guard, remove_connect_guard
-from yara_orm.exceptions import YaraError
+from yara_orm.exceptions import ConfigurationError, YaraError
 from yara_orm.orm import redirect_init, select_models
 from yara_testing.databases import DEFAULT, TestDatabase, open_database
 from yara_testing.portal import Portal
@@ -29,7 +29,7 @@ from yara_testing.provisioning import (
     drop_leftovers,
     start_server,
 )
-from yara_testing.recorder import recorder
+from yara_testing.recorder import recorder, user_location
 from yara_testing.redirect import InitRedirection, refused_connection, same_server
 from yara_testing.report import SessionReport
 
@@ -121,6 +121,32 @@ class PluginState:
     access: Access | None = None
     report: SessionReport = field(default_factory=SessionReport)
     notes: list[str] = field(default_factory=list)
+    # The session-scoped request, to provision on first use from wherever that happens.
+    session_request: pytest.FixtureRequest | None = None
+    # The running test is marked yara_external_db: the application's init is not redirected.
+    item_external: bool = False
+
+    def install(self) -> None:
+        """From configure to unconfigure: the application's YaraOrm.init goes to the test
+        databases, and connect() elsewhere is refused in tests that use them."""
+        redirect_init(InitRedirection(self.ensure_session, lambda: self.item_external))
+        add_connect_guard(self.connect_guard)
+
+    def uninstall(self) -> None:
+        redirect_init(None)
+        remove_connect_guard(self.connect_guard)
+
+    def ensure_session(self) -> DatabaseSession:
+        if self.session is None:
+            if self.session_request is None:
+                raise ConfigurationError(
+                    "YaraOrm.init was called before the test session started (at import or "
+                    "collection time): under yara_testing, initialise the ORM from a fixture "
+                    "or the application's lifespan"
+                )
+            open_session(self, self.session_request)
+        assert self.session is not None
+        return self.session
 
     def get_portal(self) -> Portal:
         if self.portal is None:
@@ -139,15 +165,16 @@ class PluginState:
         # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
         if self.access is None:
             pytest.fail(
-                "Database access not allowed: use the `yara_db` fixture or mark the test "
-                "with @pytest.mark.yara_db",
+                f"Database access not allowed (at {user_location()}): use the `yara_db` "
+                "fixture or mark the test with @pytest.mark.yara_db",
                 pytrace=False,
             )
         allowed = self.access.databases
         if allowed is not None and connection not in allowed:
             pytest.fail(
-                f"Database access to connection {connection!r} not allowed in this test: it "
-                f"asked for @pytest.mark.yara_db(databases={sorted(allowed)})",
+                f"Database access to connection {connection!r} not allowed in this test (at "
+                f"{user_location()}): it asked for "
+                f"@pytest.mark.yara_db(databases={sorted(allowed)})",
                 pytrace=False,
             )
 
@@ -156,7 +183,8 @@ class PluginState:
         if session is None or self.access is None or self.access.external:
             return
         if not same_server(url, session.databases[DEFAULT].url):
-            pytest.fail(refused_connection(url, session.databases[DEFAULT].url), pytrace=False)
+            message = refused_connection(url, session.databases[DEFAULT].url, user_location())
+            pytest.fail(message, pytrace=False)
 
 
 def plugin_orm_config(fixture: dict[str, Any], ini_models: list[str]) -> OrmConfig:
@@ -227,8 +255,6 @@ class DatabaseSession:
         self.setup_seconds = time.monotonic() - started
         recorder().install()
         add_guard(self.state.guard)
-        add_connect_guard(self.state.connect_guard)
-        redirect_init(InitRedirection(self))
 
     async def _open(self, alias: str, models: list[Any]) -> TestDatabase:
         settings = self.state.settings
@@ -294,8 +320,6 @@ class DatabaseSession:
         return await make(model, _quantity, **overrides)
 
     def finish(self) -> None:
-        redirect_init(None)
-        remove_connect_guard(self.state.connect_guard)
         remove_guard(self.state.guard)
         recorder().uninstall()
         self.portal.run(connections.reset)

@@ -49,7 +49,11 @@ pub enum EngineError {
     UnsupportedType { column: String, type_name: String },
     /// In isolation, a statement waited for the shared connection while another task's
     /// transaction held it and ran nothing.
-    IsolationDeadlock { waited: Duration },
+    IsolationDeadlock {
+        waited: Duration,
+        /// The database has a single connection (in-memory SQLite): real commits cannot help.
+        single_connection: bool,
+    },
 }
 
 pub type EngineResult<T> = Result<T, EngineError>;
@@ -150,16 +154,29 @@ impl fmt::Display for EngineError {
             EngineError::Decode { column, reason } => {
                 write!(f, "cannot decode column {column:?}: {reason}")
             }
-            EngineError::IsolationDeadlock { waited } => write!(
-                f,
-                "waited {:.1}s for the test's database connection, which a transaction of \
-                 another task holds without running anything: under the test's isolation every \
-                 task shares one connection, so a task that holds a transaction while it awaits \
-                 this one deadlocks. Finish the transaction before awaiting work that uses the \
-                 database, or give the test real transactions \
-                 (@pytest.mark.yara_db(transaction=True))",
-                waited.as_secs_f64()
-            ),
+            EngineError::IsolationDeadlock {
+                waited,
+                single_connection,
+            } => {
+                write!(
+                    f,
+                    "waited {:.1}s for the test's database connection, which a transaction of \
+                     another task holds without running anything: under the test's isolation \
+                     every task shares one connection, so a task that holds a transaction while \
+                     it awaits this one deadlocks. Finish the transaction before awaiting work \
+                     that uses the database",
+                    waited.as_secs_f64()
+                )?;
+                if *single_connection {
+                    // An in-memory SQLite database is one connection even with real commits.
+                    f.write_str(" (an in-memory SQLite database has one connection in all)")
+                } else {
+                    f.write_str(
+                        ", or give the test real transactions \
+                         (@pytest.mark.yara_db(transaction=True))",
+                    )
+                }
+            }
             EngineError::UnsupportedType { column, type_name } => write!(
                 f,
                 "column {column:?} has type {type_name}, which the engine cannot decode; \

@@ -26,7 +26,10 @@ pub async fn enter(core: Arc<EngineCore>, patience: Duration) -> EngineResult<us
             let pinned = Pinned::new(
                 conn,
                 core.backend.statement_cache(),
-                Purpose::Isolation { patience },
+                Purpose::Isolation {
+                    patience,
+                    single_connection: core.backend.status().2 == 1,
+                },
             );
             core.set_isolation(Some(IsolationState {
                 pinned,

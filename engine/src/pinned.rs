@@ -26,7 +26,10 @@ pub enum Purpose {
     /// BEGIN ... COMMIT of one top-level transaction.
     Transaction,
     /// The test toolkit's outer transaction, shared by every task.
-    Isolation { patience: Duration },
+    Isolation {
+        patience: Duration,
+        single_connection: bool,
+    },
 }
 
 /// The savepoint that guards each statement of an isolated PostgreSQL session.
@@ -151,9 +154,12 @@ impl Pinned {
         caller: &Caller,
         cancel: &mut oneshot::Receiver<()>,
     ) -> EngineResult<MutexGuard<'_, Slot>> {
-        let patience = match self.purpose {
-            Purpose::Isolation { patience } => patience,
-            Purpose::Transaction => Duration::MAX,
+        let (patience, single_connection) = match self.purpose {
+            Purpose::Isolation {
+                patience,
+                single_connection,
+            } => (patience, single_connection),
+            Purpose::Transaction => (Duration::MAX, false),
         };
         let started = Instant::now();
         let mut seen = self.activity();
@@ -177,6 +183,7 @@ impl Pinned {
                     if now == seen && self.busy.load(Ordering::Acquire) == 0 {
                         return Err(EngineError::IsolationDeadlock {
                             waited: started.elapsed(),
+                            single_connection,
                         });
                     }
                     seen = now;

@@ -72,6 +72,43 @@ def test_the_applications_init_lands_on_the_test_database(
     assert len(redirects) == 1 and shown in redirects[0], output
 
 
+def test_an_app_started_by_a_session_fixture_is_redirected_too(
+    app: Runner, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    app_db = tmp_path / "app" / "app.db"
+    pytester.makepyfile(my_app=_app(tmp_path, f"sqlite:///{app_db}"))
+    result = app(
+        "-v",
+        conftest="""
+        import pytest
+        import my_app
+
+
+        @pytest.fixture(scope="session")
+        def running_app():
+            import asyncio
+            # Before any test asked for yara_db: the plugin provisions the database now.
+            asyncio.run(my_app.lifespan_start())
+            yield
+        """,
+        test_app="""
+        from app_models import Author
+
+
+        async def test_a(running_app, yara_db):
+            await Author.create(name="a")
+            assert await Author.all().count() == 1
+
+
+        async def test_b(running_app, yara_db):
+            assert await Author.all().count() == 0
+        """,
+    )
+    result.assert_outcomes(passed=2)
+    assert not app_db.parent.exists()
+    assert "was redirected" in result.stdout.str()
+
+
 def test_connecting_elsewhere_fails_unless_the_test_opts_in(app: Runner, tmp_path: Path) -> None:
     other = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     result = app(
@@ -107,8 +144,8 @@ def test_connecting_elsewhere_fails_unless_the_test_opts_in(app: Runner, tmp_pat
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "yara: this test connected to sqlite:///*elsewhere.db, which is not the test "
-            "database server*yara_external_db*"
+            "yara: this test tried to connect to sqlite:///*elsewhere.db (at test_connect.py:8), "
+            "which is not the test database server*yara_external_db*"
         ]
     )
 
@@ -273,6 +310,7 @@ async def test_integrity_error_becomes_422_and_the_test_goes_on(client):
     response = await client.post("/authors", json={"name": "dup"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "IntegrityError"
+    assert "INSERT" not in response.json()["detail"][0]["msg"]  # no SQL for the client
     assert await Author.filter(name="dup").count() == 1
 
 

@@ -102,8 +102,8 @@ def test_marker_alone_gives_access_and_no_request_is_refused(app: Runner) -> Non
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*Database access not allowed: use the `yara_db` fixture or mark the test "
-            "with @pytest.mark.yara_db*"
+            "*Database access not allowed (at test_access.py:15): use the `yara_db` fixture "
+            "or mark the test with @pytest.mark.yara_db*"
         ]
     )
     result.stdout.no_fnmatch_line("*Traceback*")

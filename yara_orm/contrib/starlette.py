@@ -29,9 +29,11 @@ async def _does_not_exist(request: Request, error: Exception) -> Response:
 
 
 async def _integrity_error(request: Request, error: Exception) -> Response:
+    # The database's message only: the SQL that follows it stays on the server.
+    message = str(error).split("\n", 1)[0]
     return JSONResponse(
         status_code=422,
-        content={"detail": [{"loc": [], "msg": str(error), "type": "IntegrityError"}]},
+        content={"detail": [{"loc": [], "msg": message, "type": "IntegrityError"}]},
     )
 
 
