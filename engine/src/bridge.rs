@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -23,30 +23,14 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCFunction;
 use pyo3::BoundObject;
-use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 use crate::errors::{EngineError, EngineResult};
+use crate::runtime::runtime;
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-
-pub fn runtime() -> EngineResult<&'static Runtime> {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .thread_name("yara-io")
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| {
-            EngineError::interface(format!("yara-orm cannot start its Tokio runtime: {e}"))
-        })
-}
-
-/// Hand our runtime to pyo3-async-runtimes so exactly one Tokio runtime exists, and make
-/// interpreter exit wait for threads that are delivering results.
+/// Hand our runtime to pyo3-async-runtimes so exactly one Tokio runtime exists, make
+/// interpreter exit wait for threads that are delivering results, and start afresh in the
+/// child of a fork.
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
     let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime);
@@ -54,6 +38,15 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
         drain(args.py(), Duration::from_secs(5));
     })?;
     py.import("atexit")?.call_method1("register", (hook,))?;
+    let after_fork = PyCFunction::new_closure(py, None, None, |_, _| {
+        crate::runtime::forked();
+        // Deliveries under way in the parent do not exist here.
+        IN_PYTHON.store(0, Ordering::SeqCst);
+    })?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", after_fork)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
 }
 

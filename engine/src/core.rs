@@ -1,12 +1,14 @@
 //! `EngineCore`: what one engine is, below its Python face: the backend's pool, the isolation
 //! state the test toolkit switches on, and the transactions it must end when it closes.
 
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::backend::Backend;
 use crate::errors::{EngineError, EngineResult};
 use crate::pinned::Pinned;
+use crate::runtime::{generation, inherited};
 
 /// While isolated, every statement runs on `pinned`, inside its outer transaction.
 pub struct IsolationState {
@@ -17,7 +19,9 @@ pub struct IsolationState {
 }
 
 pub struct EngineCore {
-    pub backend: Backend,
+    /// Dropped only in the process that opened it (see `runtime`: never in a fork's child).
+    pub backend: ManuallyDrop<Backend>,
+    generation: u64,
     /// The URL, password hidden.
     pub url: String,
     isolation: Mutex<Option<IsolationState>>,
@@ -38,7 +42,8 @@ fn unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl EngineCore {
     pub fn new(backend: Backend, url: String) -> EngineCore {
         EngineCore {
-            backend,
+            backend: ManuallyDrop::new(backend),
+            generation: generation(),
             url,
             isolation: Mutex::new(None),
             isolation_gate: tokio::sync::Mutex::new(()),
@@ -98,7 +103,15 @@ impl EngineCore {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Whether this engine was opened before a fork, and this is the child.
+    pub fn is_inherited(&self) -> bool {
+        self.generation != generation()
+    }
+
     pub fn check_open(&self) -> EngineResult<()> {
+        if self.is_inherited() {
+            return Err(inherited(&format!("the engine for {}", self.url)));
+        }
         if self.is_closed() {
             Err(EngineError::interface(format!(
                 "the engine for {} is closed",
@@ -112,6 +125,9 @@ impl EngineCore {
     /// Refuse new work, roll back the isolation and every open transaction, close the pool.
     pub async fn close(self: Arc<Self>) -> EngineResult<()> {
         self.closed.store(true, Ordering::Release);
+        if self.is_inherited() {
+            return Ok(()); // the parent's connections stay the parent's
+        }
         let _gate = self.isolation_gate.lock().await;
         if let Some(state) = self.set_isolation(None) {
             state.pinned.end().await;
@@ -122,5 +138,14 @@ impl EngineCore {
         }
         self.backend.close().await;
         Ok(())
+    }
+}
+
+impl Drop for EngineCore {
+    fn drop(&mut self) {
+        if !self.is_inherited() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.backend) };
+        }
     }
 }

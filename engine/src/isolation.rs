@@ -50,6 +50,9 @@ pub async fn enter(core: Arc<EngineCore>, patience: Duration) -> EngineResult<us
 /// Leave the innermost level, rolling back all it did (transactions still open in it
 /// included); returns the depth left.
 pub async fn leave(core: Arc<EngineCore>) -> EngineResult<usize> {
+    if core.is_inherited() {
+        return core.check_open().map(|_| 0);
+    }
     let _gate = core.isolation_gate.lock().await;
     let Some((pinned, depth)) = core.isolation_top() else {
         return Err(EngineError::interface(

@@ -23,6 +23,7 @@ mod py_transaction;
 mod pytypes;
 mod reply;
 mod runner;
+mod runtime;
 mod savepoint;
 mod sqlite;
 mod sqlite_decode;

@@ -17,6 +17,7 @@ use crate::backend::{BackendKind, Conn};
 use crate::bridge::spawn_detached;
 use crate::cancel::{cancellable, cancelled, unless_cancelled, AfterCancel};
 use crate::errors::{EngineError, EngineResult};
+use crate::runtime::generation;
 use crate::savepoint::Savepoint;
 use crate::statement::{Payload, Statement};
 use crate::task::TaskRef;
@@ -47,6 +48,7 @@ pub struct Pinned {
     busy: AtomicUsize,
     cache: bool,
     purpose: Purpose,
+    generation: u64,
 }
 
 pub struct Slot {
@@ -140,6 +142,7 @@ impl Pinned {
             busy: AtomicUsize::new(0),
             cache,
             purpose,
+            generation: generation(),
         })
     }
 
@@ -320,7 +323,11 @@ impl Drop for Pinned {
     fn drop(&mut self) {
         // Dropped while still holding a connection: nobody will finish this transaction.
         if let Some(conn) = self.slot.get_mut().take_conn() {
-            spawn_detached(conn.rollback_and_release());
+            if self.generation == generation() {
+                spawn_detached(conn.rollback_and_release());
+            } else {
+                std::mem::forget(conn); // the parent's, across a fork: see `runtime`
+            }
         }
     }
 }

@@ -143,6 +143,9 @@ impl TxShared {
     }
 
     fn check_open(&self) -> EngineResult<()> {
+        if self.core.is_inherited() {
+            return self.core.check_open();
+        }
         if self.core.is_closed() {
             return Err(EngineError::interface(format!(
                 "the engine for {} was closed; its open transactions were rolled back",
@@ -293,7 +296,7 @@ impl TxShared {
 
 impl Drop for TxShared {
     fn drop(&mut self) {
-        if self.is_finished() {
+        if self.is_finished() || self.core.is_inherited() {
             return;
         }
         // A top-level transaction is rolled back when its pinned connection is dropped.
