@@ -114,23 +114,79 @@ class DatabaseClient:
     def in_transaction(self) -> bool:
         return False
 
-    async def _run(self, method: str, sql: str, params: Any, **options: Any) -> Any:
-        call = getattr(self.runner, method)
-        args = (sql,) if method == "execute_script" else (sql, params)
-        if not _listeners:
-            return await call(*args, **options)
+    def _event(self, sql: str, params: Any) -> QueryEvent:
+        """The event for a statement about to run (guards consulted first)."""
         for guard in _guards:
             guard(sql, self.name)
-        event = QueryEvent(sql, params, self.name, context=current_load.get())
-        return await self._observed(event, call(*args, with_stats=True, **options), timed=True)
+        return QueryEvent(sql, params, self.name, context=current_load.get())
+
+    # One typed method per engine call. Without listeners each is the bare engine call; with
+    # them, guards run first and listeners see the SQL, parameters and engine timings.
+
+    async def fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows as tuples."""
+        if not _listeners:
+            return await self.runner.fetch_rows(sql, params)
+        call = self.runner.fetch_rows(sql, params, with_stats=True)
+        rows: list[tuple[Any, ...]] = await self._observed(self._event(sql, params), call, True)
+        return rows
+
+    async def fetch_with_columns(
+        self, sql: str, params: Sequence[Any] | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """`(column names, rows)`."""
+        if not _listeners:
+            return await self.runner.fetch_rows(sql, params, with_columns=True)
+        call = self.runner.fetch_rows(sql, params, with_columns=True, with_stats=True)
+        result: tuple[tuple[str, ...], list[tuple[Any, ...]]] = await self._observed(
+            self._event(sql, params), call, True
+        )
+        return result
+
+    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """The number of rows affected."""
+        if not _listeners:
+            return await self.runner.execute(sql, params)
+        call = self.runner.execute(sql, params, with_stats=True)
+        count: int = await self._observed(self._event(sql, params), call, True)
+        return count
+
+    async def execute_many(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> int:
+        if not _listeners:
+            return await self.runner.execute_many(sql, params_seq)
+        call = self.runner.execute_many(sql, params_seq, with_stats=True)
+        count: int = await self._observed(self._event(sql, params_seq), call, True)
+        return count
+
+    async def execute_script(self, sql: str) -> None:
+        if not _listeners:
+            await self.runner.execute_script(sql)
+            return
+        call = self.runner.execute_script(sql, with_stats=True)
+        await self._observed(self._event(sql, None), call, True)
 
     async def control(self, sql: str, operation: Awaitable[T]) -> T:
         """Await a transaction-control operation of the engine, telling listeners about it as
-        `sql` (it carries no engine timings)."""
+        `sql` (the SQL the engine runs for it; it carries no engine timings)."""
         if not _listeners:
             return await operation
         event = QueryEvent(sql, None, self.name, extra={"control": True})
         result: T = await self._observed(event, operation)
+        return result
+
+    async def control_after(self, label: Callable[[T], str], operation: Awaitable[T]) -> T:
+        """`control()` for an operation whose SQL is known once it has run (`begin`)."""
+        if not _listeners:
+            return await operation
+        event = QueryEvent("", None, self.name, extra={"control": True})
+        try:
+            result: T = await operation
+        except BaseException as error:
+            event.sql, event.error = "BEGIN", error
+            self._notify(event)
+            raise
+        event.sql = label(result)
+        self._notify(event)
         return result
 
     async def _observed(
@@ -153,25 +209,6 @@ class DatabaseClient:
     def _notify(event: QueryEvent) -> None:
         for listener in list(_listeners):
             listener(event)
-
-    async def fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Rows as tuples."""
-        return await self._run("fetch_rows", sql, params)  # type: ignore[no-any-return]
-
-    async def fetch_with_columns(
-        self, sql: str, params: Sequence[Any] | None = None
-    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-        return await self._run("fetch_rows", sql, params, with_columns=True)  # type: ignore[no-any-return]
-
-    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
-        """The number of rows affected."""
-        return await self._run("execute", sql, params)  # type: ignore[no-any-return]
-
-    async def execute_many(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> int:
-        return await self._run("execute_many", sql, params_seq)  # type: ignore[no-any-return]
-
-    async def execute_script(self, sql: str) -> None:
-        await self._run("execute_script", sql, None)
 
     async def execute_query(
         self, sql: str, params: Sequence[Any] | None = None

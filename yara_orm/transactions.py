@@ -51,17 +51,19 @@ async def in_transaction(
             yield client
         return
     base = connections.base(name)
-    begin = "BEGIN" if isolation is None else f"BEGIN ISOLATION LEVEL {isolation.upper()}"
-    transaction = await base.control(begin, base.runner.begin(isolation))  # type: ignore[attr-defined]
+    engine = connections.engine(name)
+    # Labelled once begun, with the statement the engine ran (BEGIN IMMEDIATE on SQLite, a
+    # SAVEPOINT under a test's isolation…).
+    transaction = await base.control_after(lambda begun: begun.begin_sql, engine.begin(isolation))
     client = TransactionClient(base, transaction)
     token = _current.set({**(_current.get() or {}), name: client})
     try:
         yield client
     except BaseException:
-        await client.control("ROLLBACK", transaction.rollback())
+        await client.control(transaction.rollback_sql, transaction.rollback())
         raise
     else:
-        await client.control("COMMIT", transaction.commit())
+        await client.control(transaction.commit_sql, transaction.commit())
     finally:
         _current.reset(token)
 
@@ -70,15 +72,15 @@ async def in_transaction(
 async def _savepoint(outer: TransactionClient) -> AsyncIterator[TransactionClient]:
     name = f"yara_nested_{next(_savepoint_ids)}"
     tx = outer.transaction
-    await outer.control(f"SAVEPOINT {name}", tx.savepoint(name))
+    await outer.control(tx.savepoint_sql(name, "create"), tx.savepoint(name))
     try:
         yield outer
     except BaseException:
-        await outer.control(f"ROLLBACK TO SAVEPOINT {name}", tx.rollback_to(name))
-        await outer.control(f"RELEASE SAVEPOINT {name}", tx.release(name))
+        await outer.control(tx.savepoint_sql(name, "rollback_to"), tx.rollback_to(name))
+        await outer.control(tx.savepoint_sql(name, "release"), tx.release(name))
         raise
     else:
-        await outer.control(f"RELEASE SAVEPOINT {name}", tx.release(name))
+        await outer.control(tx.savepoint_sql(name, "release"), tx.release(name))
 
 
 P = ParamSpec("P")

@@ -80,6 +80,41 @@ impl Transaction {
         self.shared.is_finished()
     }
 
+    /// The statement that opened the transaction, as the engine ran it (`BEGIN IMMEDIATE` on
+    /// SQLite, a `SAVEPOINT` in isolation…).
+    #[getter]
+    fn begin_sql(&self) -> String {
+        self.shared.begin_sql.clone()
+    }
+
+    /// What `commit()` runs.
+    #[getter]
+    fn commit_sql(&self) -> String {
+        self.shared.commit_sql()
+    }
+
+    /// What `rollback()` runs.
+    #[getter]
+    fn rollback_sql(&self) -> String {
+        self.shared.rollback_sql()
+    }
+
+    /// The SQL `savepoint(name)` (action "create"), `release(name)` ("release") or
+    /// `rollback_to(name)` ("rollback_to") runs.
+    fn savepoint_sql(&self, name: &str, action: &str) -> PyResult<String> {
+        let point = Savepoint::named(name);
+        Ok(match action {
+            "create" => point.create(),
+            "release" => point.release(),
+            "rollback_to" => point.rollback_to(),
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown savepoint action {other:?}; expected create, release or rollback_to"
+                )))
+            }
+        })
+    }
+
     /// True when this transaction is a savepoint inside the engine's isolation mode.
     #[getter]
     fn is_savepoint(&self) -> bool {

@@ -32,6 +32,8 @@ pub struct TxShared {
     pub core: Arc<EngineCore>,
     pinned: Arc<Pinned>,
     pub kind: TxKind,
+    /// The statement that opened it, as the engine ran it.
+    pub begin_sql: String,
     finished: AtomicBool,
     /// PostgreSQL: a statement failed, so COMMIT would silently roll back.
     failed: AtomicBool,
@@ -99,10 +101,12 @@ pub async fn begin(
                 return Err(err);
             }
         }
+        let begin_sql = point.create();
         return Ok(TxShared::new(
             core,
             pinned,
             TxKind::Savepoint { point, level, id },
+            begin_sql,
         ));
     }
     let conn = core.backend.acquire().await?;
@@ -112,18 +116,40 @@ pub async fn begin(
     }
     let pinned = Pinned::new(conn, core.backend.statement_cache(), Purpose::Transaction);
     core.track_transaction(&pinned);
-    Ok(TxShared::new(core, pinned, TxKind::TopLevel))
+    Ok(TxShared::new(core, pinned, TxKind::TopLevel, sql))
 }
 
 impl TxShared {
-    fn new(core: Arc<EngineCore>, pinned: Arc<Pinned>, kind: TxKind) -> TxShared {
+    fn new(
+        core: Arc<EngineCore>,
+        pinned: Arc<Pinned>,
+        kind: TxKind,
+        begin_sql: String,
+    ) -> TxShared {
         TxShared {
             core,
             pinned,
             kind,
+            begin_sql,
             finished: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             lost: AtomicBool::new(false),
+        }
+    }
+
+    /// The SQL `commit()` runs.
+    pub fn commit_sql(&self) -> String {
+        match &self.kind {
+            TxKind::TopLevel => "COMMIT".to_owned(),
+            TxKind::Savepoint { point, .. } => point.release(),
+        }
+    }
+
+    /// The SQL `rollback()` runs.
+    pub fn rollback_sql(&self) -> String {
+        match &self.kind {
+            TxKind::TopLevel => "ROLLBACK".to_owned(),
+            TxKind::Savepoint { point, .. } => point.undo(),
         }
     }
 

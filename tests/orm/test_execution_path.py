@@ -27,7 +27,9 @@ async def test_every_kind_of_statement_passes_through(orm: str) -> None:
     assert any(s.startswith('INSERT INTO "author"') for s in sqls)
     assert any("COUNT(*)" in s for s in sqls)
     assert "SELECT 1" in sqls
-    assert sqls[-3:-2] == ["BEGIN"] and sqls[-1] == "COMMIT"
+    # Labelled with what the engine runs: SQLite takes the write lock up front.
+    begin = "BEGIN IMMEDIATE" if orm == "sqlite" else "BEGIN"
+    assert sqls[-3:-2] == [begin] and sqls[-1] == "COMMIT"
     timed = [e for e in events if not e.extra.get("control")]
     for event in timed:
         assert event.stats is not None
@@ -104,3 +106,22 @@ async def test_init_errors_are_clear() -> None:
         await YaraOrm.init("sqlite://:memory:", models=["tests.orm.no_such_module"])
     with pytest.raises(ConfigurationError, match="not initialised"):
         connections.base()
+
+
+async def test_transaction_control_is_labelled_as_the_engine_runs_it(orm: str) -> None:
+    events: list[QueryEvent] = []
+    engine = connections.engine()
+    await engine.enter_isolation()
+    try:
+        with listening(events.append):
+            async with in_transaction():
+                async with in_transaction():
+                    await Author.create(name="Grace")
+    finally:
+        await engine.leave_isolation()
+    control = [e.sql for e in events if e.extra.get("control")]
+    # Under isolation a transaction is a savepoint: that is what listeners are told.
+    assert control[0].startswith('SAVEPOINT "yara_tx_')
+    assert control[1] == 'SAVEPOINT "yara_nested_' + control[1].split("_")[-1]
+    assert control[2].startswith('RELEASE SAVEPOINT "yara_nested_')
+    assert control[3].startswith('RELEASE SAVEPOINT "yara_tx_')

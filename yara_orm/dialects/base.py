@@ -76,6 +76,11 @@ class Dialect:
     def date_part(self, column: str, part: str) -> str:
         raise NotImplementedError
 
+    def limit_offset(self, limit: str | None, offset: str | None) -> str:
+        """` LIMIT … OFFSET …` for placeholders already holding the numbers."""
+        sql = "" if limit is None else f" LIMIT {limit}"
+        return sql if offset is None else f"{sql} OFFSET {offset}"
+
     def lower(self, sql: str) -> str:
         """Lower-cased text, for case-insensitive matching (Unicode-aware)."""
         return f"LOWER({sql})"

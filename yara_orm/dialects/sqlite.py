@@ -83,6 +83,12 @@ class SqliteDialect(Dialect):
             return f"{column} IN (SELECT value FROM json_each({self.placeholder(len(params))}))"
         return super().in_list(column, values, params)
 
+    def limit_offset(self, limit: str | None, offset: str | None) -> str:
+        # SQLite has no OFFSET without LIMIT; -1 means no limit.
+        if limit is None and offset is not None:
+            limit = "-1"
+        return super().limit_offset(limit, offset)
+
     def lower(self, sql: str) -> str:
         return f"yara_lower({sql})"
 

@@ -8,11 +8,10 @@ model, and always quoted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError, ValidationError
+from yara_orm.exceptions import FieldError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
@@ -22,12 +21,12 @@ from yara_orm.fields.relations import (
     ManyToManyField,
 )
 from yara_orm.query.expressions import Expression, Q
+from yara_orm.query.lookups import DATE_PARTS, LOOKUPS
 
 if TYPE_CHECKING:
     from yara_orm.dialects.base import Dialect
     from yara_orm.models.base import Model
-
-DATE_PARTS = ("year", "month", "day", "hour", "minute")
+    from yara_orm.query.queryset import QuerySet
 
 
 @dataclass
@@ -287,88 +286,244 @@ def _keys(q: Q) -> list[str]:
     return keys
 
 
-# Lookups: (compiler, column SQL, field or None, value) -> condition SQL.
-Lookup = Callable[[Compiler, str, "Field | None", Any], str]
+# Statements ---------------------------------------------------------------------------------
 
 
-def _exact(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-    if value is None:
-        return f"{column} IS NULL"
-    return f"{column} = {c.value(field, value)}"
+@dataclass
+class SelectPlan:
+    """What the rows of a compiled SELECT hold, for hydration."""
+
+    fields: list[Field]
+    # (model, first column, end column, attribute path) per select_related step.
+    related: list[tuple[type[Model], int, int, tuple[str, ...]]]
+    # values()/values_list(): the names of the columns, in order; None for model rows.
+    values: tuple[str, ...] | None = None
 
 
-def _not(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-    if value is None:
-        return f"{column} IS NOT NULL"
-    return f"({column} <> {c.value(field, value)} OR {column} IS NULL)"
+class Statements:
+    """Assembles the SELECT, COUNT, EXISTS, UPDATE and DELETE of one queryset."""
 
+    def __init__(self, query: QuerySet[Any]) -> None:
+        self.query = query
+        self.model = query.model
+        self.dialect = query.client.dialect
 
-def _compare(operator: str) -> Lookup:
-    def compare(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-        if value is None:
-            raise ValidationError(f"{operator} needs a value, not None", value=value)
-        return f"{column} {operator} {c.value(field, value)}"
+    def compiler(self, **kwargs: Any) -> Compiler:
+        return Compiler(self.model, self.dialect, annotations=self.query._annotations, **kwargs)
 
-    return compare
+    # Parts --------------------------------------------------------------------------------
 
+    def where(self, compiler: Compiler) -> tuple[str, str]:
+        """WHERE and HAVING conditions (filters on aggregates go to HAVING)."""
+        annotations = self.query._annotations
 
-def _values(c: Compiler, field: Field | None, values: Any) -> list[Any]:
-    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
-        raise ValidationError(f"`in` needs a list of values, not {values!r}", value=values)
-    return [c.db_value(field, v) for v in values]
-
-
-def _in(c: Compiler, column: str, field: Field | None, values: Any) -> str:
-    return c.dialect.in_list(column, _values(c, field, values), c.params)
-
-
-def _not_in(c: Compiler, column: str, field: Field | None, values: Any) -> str:
-    return f"NOT ({_in(c, column, field, values)})"
-
-
-def _isnull(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-    return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
-
-
-def _not_isnull(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-    return _isnull(c, column, field, not value)
-
-
-def _range(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-    low, high = value
-    return f"{column} BETWEEN {c.value(field, low)} AND {c.value(field, high)}"
-
-
-def _text(kind: str, insensitive: bool) -> Lookup:
-    def match(c: Compiler, column: str, field: Field | None, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValidationError(
-                f"{kind} lookups take a string, not {value!r}",
-                field=getattr(field, "name", ""),
-                value=value,
+        def aggregated(q: Q) -> bool:
+            return any(
+                key.split("__")[0] in annotations and annotations[key.split("__")[0]].is_aggregate
+                for key in _keys(q)
             )
-        return c.dialect.text_match(column, value, kind, insensitive, c.params)
 
-    return match
+        filters = self.query._filters
+        # WHERE before HAVING, as in the SQL text, so positional parameters line up.
+        where = [compiler.where(q) for q in filters if not aggregated(q)]
+        having = [compiler.where(q) for q in filters if aggregated(q)]
+        return (
+            " AND ".join(s for s in where if s != "1 = 1"),
+            " AND ".join(s for s in having if s != "1 = 1"),
+        )
 
+    def order(self, compiler: Compiler) -> str:
+        terms = []
+        for name in self.query._ordering():
+            descending = name.startswith("-")
+            key = name.lstrip("-")
+            if key in self.query._annotations:
+                column = self.dialect.quote(key)
+            else:
+                column = compiler.column_for_path(key, comparable=True)
+            terms.append(f"{column} DESC" if descending else column)
+        return ", ".join(terms)
 
-LOOKUPS: dict[str, Lookup] = {
-    "exact": _exact,
-    "iexact": _text("exact", True),
-    "not": _not,
-    "gt": _compare(">"),
-    "gte": _compare(">="),
-    "lt": _compare("<"),
-    "lte": _compare("<="),
-    "in": _in,
-    "not_in": _not_in,
-    "isnull": _isnull,
-    "not_isnull": _not_isnull,
-    "range": _range,
-    "contains": _text("contains", False),
-    "icontains": _text("contains", True),
-    "startswith": _text("startswith", False),
-    "istartswith": _text("startswith", True),
-    "endswith": _text("endswith", False),
-    "iendswith": _text("endswith", True),
-}
+    def limit_offset(self, compiler: Compiler) -> str:
+        query = self.query
+        limit = None if query._limit is None else compiler.param(query._limit)
+        offset = compiler.param(query._offset) if query._offset else None
+        return self.dialect.limit_offset(limit, offset)
+
+    def model_columns(self, compiler: Compiler) -> tuple[list[str], SelectPlan]:
+        """SELECT list for model rows: base columns, select_related columns, annotations."""
+        meta = self.model._meta
+        query = self.query
+        fields = meta.columns
+        if query._only is not None:
+            fields = [meta.column_field(name) for name in query._only]
+        plan = SelectPlan(fields=fields, related=[])
+        columns = [compiler.column(compiler.base_alias, f) for f in fields]
+        for path in query._select_related:
+            for model, alias, setter in self._related_chain(compiler, path):
+                start = len(columns)
+                columns.extend(compiler.column(alias, f) for f in model._meta.columns)
+                plan.related.append((model, start, len(columns), setter))
+        for name, expression in query._annotations.items():
+            columns.append(f"{expression.compile(compiler)} AS {compiler.quote(name)}")
+        return columns, plan
+
+    def value_columns(self, compiler: Compiler) -> tuple[list[str], SelectPlan]:
+        names = self.query._values or ()
+        annotations = self.query._annotations
+        columns = []
+        for name in names:
+            if name in annotations:
+                columns.append(f"{annotations[name].compile(compiler)} AS {compiler.quote(name)}")
+            else:
+                columns.append(compiler.column_for_path(name))
+        return columns, SelectPlan(fields=[], related=[], values=names)
+
+    def _related_chain(
+        self, compiler: Compiler, path: str
+    ) -> list[tuple[type[Model], str, tuple[str, ...]]]:
+        """Join each FK/O2O step of `path`; return (model, alias, attribute path) per step."""
+        model: type[Model] = self.model
+        alias = compiler.base_alias
+        walked: tuple[str, ...] = ()
+        chain: list[tuple[type[Model], str, tuple[str, ...]]] = []
+        for name in path.split("__"):
+            field = model._meta.fields.get(name)
+            if not isinstance(field, ForeignKeyField | BackwardOneToOne):
+                valid = [f.name for f in model._meta.forward_fks]
+                raise FieldError(
+                    f"select_related({path!r}): {model.__name__}.{name} is not a foreign key or "
+                    f"one-to-one; valid: {', '.join(valid) or 'none'} "
+                    "(use prefetch_related for to-many relations)"
+                )
+            walked = (*walked, name)
+            alias = compiler._join(walked, alias, field)
+            model = field.related_model
+            chain.append((model, alias, walked))
+        return chain
+
+    # Statements ---------------------------------------------------------------------------
+
+    def select(self) -> tuple[str, list[Any], SelectPlan]:
+        query = self.query
+        compiler = self.compiler()
+        if query._values is not None:
+            columns, plan = self.value_columns(compiler)
+        else:
+            columns, plan = self.model_columns(compiler)
+        # Compile in text order so positional placeholders line up with their values.
+        where, having = self.where(compiler)
+        aggregated = any(e.is_aggregate for e in query._annotations.values())
+        group = ""
+        if query._group_by:
+            group = ", ".join(compiler.column_for_path(name) for name in query._group_by)
+        elif aggregated and query._values is None:
+            group = ", ".join(c for c in columns if " AS " not in c)
+        order = self.order(compiler)
+        distinct = query._distinct or (
+            compiler.uses_to_many and not aggregated and not query._group_by
+        )
+        select = "SELECT DISTINCT" if distinct else "SELECT"
+        sql = f"{select} {', '.join(columns)} FROM {compiler.from_clause()}"
+        if where:
+            sql += f" WHERE {where}"
+        if group:
+            sql += f" GROUP BY {group}"
+        if having:
+            sql += f" HAVING {having}"
+        if order:
+            sql += f" ORDER BY {order}"
+        sql += self.limit_offset(compiler) + query._for_update
+        return sql, compiler.params, plan
+
+    def count(self) -> tuple[str, list[Any]]:
+        query = self.query
+        compiler = self.compiler()
+        where, having = self.where(compiler)
+        if (
+            query._limit is not None
+            or query._offset
+            or having
+            or query._group_by
+            or (query._distinct)
+        ):
+            inner = query._clone()
+            inner._order = ()
+            sql, params, _ = Statements(inner).select()
+            return f"SELECT COUNT(*) FROM ({sql}) AS counted", params
+        pk = compiler.column(compiler.base_alias, self.model._meta.pk)
+        counted = f"COUNT(DISTINCT {pk})" if compiler.uses_to_many else "COUNT(*)"
+        sql = f"SELECT {counted} FROM {compiler.from_clause()}"
+        if where:
+            sql += f" WHERE {where}"
+        return sql, compiler.params
+
+    def exists(self) -> tuple[str, list[Any]] | None:
+        """SELECT 1 … LIMIT 1; None when the filters need HAVING (count instead)."""
+        compiler = self.compiler()
+        where, having = self.where(compiler)
+        if having:
+            return None
+        sql = f"SELECT 1 FROM {compiler.from_clause()}"
+        if where:
+            sql += f" WHERE {where}"
+        return sql + self.dialect.limit_offset(compiler.param(1), None), compiler.params
+
+    def _target(self, compiler: Compiler) -> str:
+        """WHERE for UPDATE/DELETE: direct, or through the primary keys when joins are needed."""
+        query = self.query
+        trial = self.compiler()
+        trial_where, having = self.where(trial)
+        if having:
+            raise FieldError("update() and delete() cannot filter on aggregate annotations")
+        if not trial.joins and query._limit is None and not query._offset:
+            return self.where(compiler)[0] if trial_where else ""
+        meta = self.model._meta
+        inner = self.compiler(params=compiler.params, alias_prefix="u")
+        inner_where = self.where(inner)[0]
+        pk = inner.column(inner.base_alias, meta.pk)
+        sub = f"SELECT {pk} FROM {inner.from_clause()}"
+        if inner_where:
+            sub += f" WHERE {inner_where}"
+        if query._limit is not None or query._offset:
+            order = self.order(inner)
+            if order:
+                sub += f" ORDER BY {order}"
+            sub += Statements(query).limit_offset(inner)
+        return f"{self.dialect.quote(meta.pk.column)} IN ({sub})"
+
+    def update(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        """UPDATE setting `values` (field name to value or expression) on the matching rows."""
+        if not values:
+            raise FieldError("update() needs at least one field=value")
+        meta = self.model._meta
+        table = self.dialect.quote(meta.table)
+        compiler = self.compiler()
+        compiler.base_alias = table
+        assignments = []
+        for name, value in values.items():
+            field = meta.column_field(name)
+            if isinstance(field, ForeignKeyField) and name == field.name and value is not None:
+                value = value.pk
+            target = compiler.quote(field.column)
+            if isinstance(value, Expression):
+                assignments.append(f"{target} = {value.compile(compiler)}")
+            else:
+                if value is not None or not field.null:
+                    value = field.validate(value)
+                assignments.append(f"{target} = {compiler.param(field.to_db(value))}")
+        condition = self._target(compiler)
+        sql = f"UPDATE {table} SET {', '.join(assignments)}"
+        if condition:
+            sql += f" WHERE {condition}"
+        return sql, compiler.params
+
+    def delete(self) -> tuple[str, list[Any]]:
+        table = self.dialect.quote(self.model._meta.table)
+        compiler = self.compiler()
+        compiler.base_alias = table
+        condition = self._target(compiler)
+        sql = f"DELETE FROM {table}"
+        if condition:
+            sql += f" WHERE {condition}"
+        return sql, compiler.params

@@ -7,11 +7,11 @@ import copy
 from collections.abc import AsyncIterator, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load, new_batch
+from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load
 from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned
-from yara_orm.fields.relations import BackwardOneToOne, ForeignKeyField, cache_key
 from yara_orm.models.meta import attname
-from yara_orm.query.compiler import Compiler
+from yara_orm.query import hydration
+from yara_orm.query.compiler import Statements
 from yara_orm.query.expressions import Expression, F, Q
 
 if TYPE_CHECKING:
@@ -163,136 +163,17 @@ class QuerySet(Generic[M]):
 
     # Compiling ----------------------------------------------------------------------------
 
-    def _compiler(self) -> Compiler:
-        return Compiler(self.model, self.client.dialect, annotations=self._annotations)
-
     def _ordering(self) -> tuple[str, ...]:
         if self._order is not None:
             return self._order
         return self.model._meta.ordering
 
-    def _where(self, compiler: Compiler) -> tuple[str, str]:
-        """WHERE and HAVING conditions (filters on aggregates go to HAVING)."""
-
-        def aggregated(q: Q) -> bool:
-            return any(
-                key.split("__")[0] in self._annotations
-                and self._annotations[key.split("__")[0]].is_aggregate
-                for key in _keys(q)
-            )
-
-        # WHERE before HAVING, as in the SQL text, so positional parameters line up.
-        where = [compiler.where(q) for q in self._filters if not aggregated(q)]
-        having = [compiler.where(q) for q in self._filters if aggregated(q)]
-        return (
-            " AND ".join(s for s in where if s != "1 = 1"),
-            " AND ".join(s for s in having if s != "1 = 1"),
-        )
-
-    def _order_sql(self, compiler: Compiler) -> str:
-        terms = []
-        for name in self._ordering():
-            descending = name.startswith("-")
-            key = name.lstrip("-")
-            if key in self._annotations:
-                column = self.client.dialect.quote(key)
-            else:
-                column = compiler.column_for_path(key, comparable=True)
-            terms.append(f"{column} DESC" if descending else column)
-        return ", ".join(terms)
-
-    def _select_columns(self, compiler: Compiler) -> tuple[list[str], dict[str, Any]]:
-        """SELECT list for model rows: base columns, select_related columns, annotations."""
-        meta = self.model._meta
-        plan: dict[str, Any] = {"fields": meta.columns, "related": []}
-        if self._only is not None:
-            plan["fields"] = [meta.column_field(name) for name in self._only]
-        columns = [compiler.column(compiler.base_alias, f) for f in plan["fields"]]
-        for path in self._select_related:
-            chain = self._related_chain(compiler, path)
-            for model, alias, setter in chain:
-                start = len(columns)
-                columns.extend(compiler.column(alias, f) for f in model._meta.columns)
-                plan["related"].append((model, start, len(columns), setter))
-        for name, expression in self._annotations.items():
-            columns.append(f"{expression.compile(compiler)} AS {compiler.quote(name)}")
-        return columns, plan
-
-    def _related_chain(
-        self, compiler: Compiler, path: str
-    ) -> list[tuple[type[Model], str, tuple[str, ...]]]:
-        """Join each FK/O2O step of `path`; return (model, alias, attribute path) per step."""
-        model: type[Model] = self.model
-        alias = compiler.base_alias
-        walked: tuple[str, ...] = ()
-        chain: list[tuple[type[Model], str, tuple[str, ...]]] = []
-        for name in path.split("__"):
-            field = model._meta.fields.get(name)
-            if not isinstance(field, ForeignKeyField | BackwardOneToOne):
-                valid = [f.name for f in model._meta.forward_fks]
-                raise FieldError(
-                    f"select_related({path!r}): {model.__name__}.{name} is not a foreign key or "
-                    f"one-to-one; valid: {', '.join(valid) or 'none'} "
-                    "(use prefetch_related for to-many relations)"
-                )
-            walked = (*walked, name)
-            alias = compiler._join(walked, alias, field)
-            model = field.related_model
-            chain.append((model, alias, walked))
-        return chain
-
-    def _select_sql(self, columns: list[str], compiler: Compiler) -> str:
-        where, having = self._where(compiler)
-        aggregated = any(e.is_aggregate for e in self._annotations.values())
-        group = ""
-        if self._group_by:
-            group = ", ".join(compiler.column_for_path(name) for name in self._group_by)
-        elif aggregated and self._values is None:
-            base = [c for c in columns if " AS " not in c]
-            group = ", ".join(base)
-        order = self._order_sql(compiler)
-        distinct = self._distinct or (
-            compiler.uses_to_many and not aggregated and not self._group_by
-        )
-        select = "SELECT DISTINCT" if distinct else "SELECT"
-        sql = f"{select} {', '.join(columns)} FROM {compiler.from_clause()}"
-        if where:
-            sql += f" WHERE {where}"
-        if group:
-            sql += f" GROUP BY {group}"
-        if having:
-            sql += f" HAVING {having}"
-        if order:
-            sql += f" ORDER BY {order}"
-        if self._limit is not None:
-            sql += f" LIMIT {compiler.param(self._limit)}"
-        if self._offset:
-            if self._limit is None:
-                sql += " LIMIT -1" if self.client.dialect.name == "sqlite" else ""
-            sql += f" OFFSET {compiler.param(self._offset)}"
-        return sql + self._for_update
-
-    def _build(self) -> tuple[str, list[Any], dict[str, Any]]:
-        compiler = self._compiler()
-        if self._values is not None:
-            columns = []
-            for name in self._values:
-                if name in self._annotations:
-                    columns.append(
-                        f"{self._annotations[name].compile(compiler)} AS {compiler.quote(name)}"
-                    )
-                else:
-                    columns.append(compiler.column_for_path(name))
-            plan: dict[str, Any] = {"values": self._values}
-        else:
-            columns, plan = self._select_columns(compiler)
-        # Compile in text order so positional placeholders line up with their values.
-        sql = self._select_sql(columns, compiler)
-        return sql, compiler.params, plan
+    def _statements(self) -> Statements:
+        return Statements(self)
 
     def sql(self) -> str:
         """The SELECT this queryset runs, with placeholders."""
-        return self._build()[0]
+        return self._statements().select()[0]
 
     # Running ------------------------------------------------------------------------------
 
@@ -306,74 +187,16 @@ class QuerySet(Generic[M]):
             current_load.reset(token)
 
     async def _fetch(self) -> list[Any]:
-        sql, params, plan = self._build()
+        sql, params, plan = self._statements().select()
         rows = await self._fetch_rows(sql, params)
-        if "values" in plan:
-            return self._shape_values(rows, plan["values"])
-        return await self._hydrate(rows, plan)
-
-    def _shape_values(self, rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> list[Any]:
-        converters = []
-        probe = Compiler(self.model, self.client.dialect)
-        for index, name in enumerate(names):
-            if name in self._annotations:
-                continue
-            try:
-                _, field, _, _ = probe.walk(name.split("__"), join=False)
-            except FieldError:
-                continue
-            if field.from_db is not None:
-                converters.append((index, field.from_db))
-        if converters:
-            converted = [list(row) for row in rows]
-            for values in converted:
-                for index, convert in converters:
-                    values[index] = convert(values[index])
-            rows = [tuple(values) for values in converted]
-        if self._values_mode == "flat":
-            return [row[0] for row in rows]
-        if self._values_mode == "tuple":
-            return [tuple(row) for row in rows]
-        return [dict(zip(names, row, strict=True)) for row in rows]
-
-    async def _hydrate(self, rows: list[tuple[Any, ...]], plan: dict[str, Any]) -> list[M]:
-        model = self.model
-        batch = new_batch(model.__name__, len(rows)) if len(rows) > 1 else None
-        fields = plan["fields"]
-        width = len(fields)
-        annotations = list(self._annotations)
-        partial = self._only is not None
-        instances = []
-        for row in rows:
-            if partial:
-                instance = model.__new__(model)
-                state = instance.__dict__
-                for field, value in zip(fields, row, strict=False):
-                    state[attname(field)] = value if field.from_db is None else field.from_db(value)
-                state["_saved_in_db"] = True
-                if batch is not None:
-                    state["_batch"] = batch
-            else:
-                instance = model._from_row(row[:width], batch)
-            for related_model, start, end, path in plan["related"]:
-                values = row[start:end]
-                target = None if values[0] is None else related_model._from_row(values, batch)
-                owner = instance
-                for step in path[:-1]:
-                    owner = owner.__dict__[cache_key(step)]
-                    if owner is None:
-                        break
-                if owner is not None:
-                    owner.__dict__[cache_key(path[-1])] = target
-            if annotations:
-                tail = row[len(row) - len(annotations) :]
-                instance.__dict__.update(zip(annotations, tail, strict=True))
-            instances.append(instance)
-        if self._prefetch and instances:
+        if plan.values is not None:
+            return hydration.shape_values(self, rows, plan.values)
+        found = hydration.instances(self, rows, plan)
+        if self._prefetch and found:
             from yara_orm.query.prefetch import prefetch_related_objects
 
-            await prefetch_related_objects(instances, self._prefetch)
-        return instances
+            await prefetch_related_objects(found, self._prefetch)
+        return found
 
     def __await__(self) -> Generator[Any, None, list[Any]]:
         return self._fetch().__await__()
@@ -419,107 +242,24 @@ class QuerySet(Generic[M]):
             return None
 
     async def count(self) -> int:
-        compiler = self._compiler()
-        where, having = self._where(compiler)
-        if self._limit is not None or self._offset or having or self._group_by or self._distinct:
-            inner = self._clone()
-            inner._order = ()
-            sql, params, _ = inner._build()
-            rows = await self._fetch_rows(f"SELECT COUNT(*) FROM ({sql}) AS counted", params)
-            return int(rows[0][0])
-        pk = compiler.column(compiler.base_alias, self.model._meta.pk)
-        counted = f"COUNT(DISTINCT {pk})" if compiler.uses_to_many else "COUNT(*)"
-        sql = f"SELECT {counted} FROM {compiler.from_clause()}"
-        if where:
-            sql += f" WHERE {where}"
-        rows = await self._fetch_rows(sql, compiler.params)
+        sql, params = self._statements().count()
+        rows = await self._fetch_rows(sql, params)
         return int(rows[0][0])
 
     async def exists(self) -> bool:
-        compiler = self._compiler()
-        where, having = self._where(compiler)
-        if having:
+        statement = self._statements().exists()
+        if statement is None:
             return await self.count() > 0
-        sql = f"SELECT 1 FROM {compiler.from_clause()}"
-        if where:
-            sql += f" WHERE {where}"
-        rows = await self._fetch_rows(sql + " LIMIT 1", compiler.params)
-        return bool(rows)
+        return bool(await self._fetch_rows(*statement))
 
     # Writes -------------------------------------------------------------------------------
 
-    def _target_condition(self, compiler: Compiler) -> str:
-        """WHERE for UPDATE/DELETE: direct, or through the primary keys when joins are needed."""
-        trial = Compiler(self.model, self.client.dialect, annotations=self._annotations)
-        trial_where, having = self._where(trial)
-        if having:
-            raise FieldError("update() and delete() cannot filter on aggregate annotations")
-        if not trial.joins and self._limit is None and not self._offset:
-            return self._where(compiler)[0] if trial_where else ""
-        meta = self.model._meta
-        inner = Compiler(
-            self.model,
-            self.client.dialect,
-            params=compiler.params,
-            alias_prefix="u",
-            annotations=self._annotations,
-        )
-        inner_where = self._where(inner)[0]
-        pk = inner.column(inner.base_alias, meta.pk)
-        sub = f"SELECT {pk} FROM {inner.from_clause()}"
-        if inner_where:
-            sub += f" WHERE {inner_where}"
-        order = self._order_sql(inner) if self._limit is not None or self._offset else ""
-        if order:
-            sub += f" ORDER BY {order}"
-        if self._limit is not None:
-            sub += f" LIMIT {inner.param(self._limit)}"
-        if self._offset:
-            sub += f" OFFSET {inner.param(self._offset)}"
-        return f"{self.client.dialect.quote(meta.pk.column)} IN ({sub})"
-
     async def update(self, **values: Any) -> int:
         """Set columns on every matching row, in one statement; returns the rows changed."""
-        if not values:
-            raise FieldError("update() needs at least one field=value")
-        meta = self.model._meta
-        table = self.client.dialect.quote(meta.table)
-        compiler = Compiler(self.model, self.client.dialect, annotations=self._annotations)
-        compiler.base_alias = table
-        assignments = []
-        for name, value in values.items():
-            field = meta.column_field(name)
-            if isinstance(field, ForeignKeyField) and name == field.name and value is not None:
-                value = value.pk
-            target = compiler.quote(field.column)
-            if isinstance(value, Expression):
-                assignments.append(f"{target} = {value.compile(compiler)}")
-            else:
-                if value is not None or not field.null:
-                    value = field.validate(value)
-                assignments.append(f"{target} = {compiler.param(field.to_db(value))}")
-        condition = self._target_condition(compiler)
-        sql = f"UPDATE {table} SET {', '.join(assignments)}"
-        if condition:
-            sql += f" WHERE {condition}"
-        return await self.client.execute(sql, compiler.params)
+        return await self.client.execute(*self._statements().update(values))
 
     async def delete(self) -> int:
-        meta = self.model._meta
-        table = self.client.dialect.quote(meta.table)
-        compiler = Compiler(self.model, self.client.dialect, annotations=self._annotations)
-        compiler.base_alias = table
-        condition = self._target_condition(compiler)
-        sql = f"DELETE FROM {table}"
-        if condition:
-            sql += f" WHERE {condition}"
-        return await self.client.execute(sql, compiler.params)
-
-
-def _keys(q: Q) -> list[str]:
-    from yara_orm.query.compiler import _keys as keys
-
-    return keys(q)
+        return await self.client.execute(*self._statements().delete())
 
 
 __all__ = ["F", "Q", "QuerySet"]

@@ -1,0 +1,82 @@
+"""Rows to results: model instances (with select_related objects, annotations and prefetched
+relations) or the dicts and tuples of `values()` / `values_list()`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from yara_orm.connection import new_batch
+from yara_orm.exceptions import FieldError
+from yara_orm.fields.relations import cache_key
+from yara_orm.models.meta import attname
+from yara_orm.query.compiler import Compiler, SelectPlan
+
+if TYPE_CHECKING:
+    from yara_orm.models.base import Model
+    from yara_orm.query.queryset import QuerySet
+
+
+def shape_values(
+    query: QuerySet[Any], rows: list[tuple[Any, ...]], names: tuple[str, ...]
+) -> list[Any]:
+    """`values()` rows as dicts, `values_list()` rows as tuples (or bare values when flat),
+    each value converted as its field reads it."""
+    converters = []
+    probe = Compiler(query.model, query.client.dialect)
+    for index, name in enumerate(names):
+        if name in query._annotations:
+            continue
+        try:
+            _, field, _, _ = probe.walk(name.split("__"), join=False)
+        except FieldError:
+            continue
+        if field.from_db is not None:
+            converters.append((index, field.from_db))
+    if converters:
+        converted = [list(row) for row in rows]
+        for values in converted:
+            for index, convert in converters:
+                values[index] = convert(values[index])
+        rows = [tuple(values) for values in converted]
+    if query._values_mode == "flat":
+        return [row[0] for row in rows]
+    if query._values_mode == "tuple":
+        return [tuple(row) for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
+    """Model instances from rows; instances of one multi-row query share a batch."""
+    model: type[Model] = query.model
+    batch = new_batch(model.__name__, len(rows)) if len(rows) > 1 else None
+    fields = plan.fields
+    width = len(fields)
+    annotations = list(query._annotations)
+    partial = query._only is not None
+    built = []
+    for row in rows:
+        if partial:
+            instance = model.__new__(model)
+            state = instance.__dict__
+            for field, value in zip(fields, row, strict=False):
+                state[attname(field)] = value if field.from_db is None else field.from_db(value)
+            state["_saved_in_db"] = True
+            if batch is not None:
+                state["_batch"] = batch
+        else:
+            instance = model._from_row(row[:width], batch)
+        for related_model, start, end, path in plan.related:
+            values = row[start:end]
+            target = None if values[0] is None else related_model._from_row(values, batch)
+            owner = instance
+            for step in path[:-1]:
+                owner = owner.__dict__[cache_key(step)]
+                if owner is None:
+                    break
+            if owner is not None:
+                owner.__dict__[cache_key(path[-1])] = target
+        if annotations:
+            tail = row[len(row) - len(annotations) :]
+            instance.__dict__.update(zip(annotations, tail, strict=True))
+        built.append(instance)
+    return built
