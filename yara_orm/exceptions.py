@@ -10,26 +10,33 @@ from __future__ import annotations
 import builtins
 
 __all__ = [
+    "BaseORMException",
     "ConfigurationError",
     "DBConnectionError",
     "DataError",
     "DatabaseError",
     "DoesNotExist",
     "FieldError",
+    "IncompleteInstanceError",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
     "IsolationDeadlockError",
     "MultipleObjectsReturned",
+    "NoValuesFetched",
+    "NotExistOrMultiple",
     "NotSupportedError",
+    "ObjectDoesNotExistError",
     "OperationalError",
     "ParameterTypeError",
+    "ParamsError",
     "PoolTimeoutError",
     "ProgrammingError",
     "QueryCanceledError",
     "RelationNotLoaded",
     "TransactionManagementError",
     "TransactionRollbackError",
+    "UnSupportedError",
     "ValidationError",
     "YaraError",
 ]
@@ -37,6 +44,10 @@ __all__ = [
 
 class YaraError(Exception):
     """Base class of every exception yara-orm raises."""
+
+
+#: Tortoise's name for the base class.
+BaseORMException = YaraError
 
 
 class ConfigurationError(YaraError):
@@ -143,16 +154,67 @@ class ValidationError(YaraError, ValueError):
         self.value = value
 
 
-class DoesNotExist(YaraError, LookupError):
+class NotExistOrMultiple(YaraError, LookupError):
+    """`get()` found no row, or more than one. Takes a message, or (as in Tortoise) the model
+    class, which makes the message."""
+
+    TEMPLATE = ""
+
+    def __init__(self, model: object = None, *args: object) -> None:
+        self.model = model if isinstance(model, type) else None
+        if self.model is None and model is not None:
+            args = (model, *args)
+        super().__init__(*args)
+
+    def __str__(self) -> str:
+        if self.model is not None and not self.args:
+            return self.TEMPLATE.format(self.model.__name__)
+        return super().__str__()
+
+
+class DoesNotExist(NotExistOrMultiple):
     """`get()` found no row."""
 
+    TEMPLATE = 'Object "{}" does not exist'
 
-class MultipleObjectsReturned(YaraError, LookupError):
+
+class MultipleObjectsReturned(NotExistOrMultiple):
     """`get()` found more than one row."""
+
+    TEMPLATE = 'Multiple objects returned for "{}", expected exactly one'
+
+
+class ObjectDoesNotExistError(DoesNotExist, KeyError):
+    """`Model[pk]` found no row."""
+
+    def __init__(self, model: type, pk_name: str, pk_val: object) -> None:
+        super().__init__(model)
+        self.pk_name = pk_name
+        self.pk_val = pk_val
+
+    def __str__(self) -> str:
+        assert self.model is not None
+        return f"{self.model.__name__} has no object with {self.pk_name}={self.pk_val}"
 
 
 class RelationNotLoaded(YaraError, AttributeError):
     """A relation was used before it was fetched; the message says how to load it."""
+
+
+#: Tortoise's name for `RelationNotLoaded`.
+NoValuesFetched = RelationNotLoaded
+
+
+class ParamsError(YaraError, ValueError):
+    """A queryset method was called with arguments it cannot use."""
+
+
+class IncompleteInstanceError(YaraError):
+    """An instance loaded with `only()` cannot be saved whole."""
+
+
+class UnSupportedError(YaraError):
+    """The operation is not supported (by this backend, or at all)."""
 
 
 class TransactionManagementError(YaraError):

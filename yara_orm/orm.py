@@ -47,7 +47,7 @@ def select_models(config: OrmConfig) -> list[type[Model]]:
     """The models of every app in `config`, each told its app label and connection."""
     chosen: list[type[Model]] = []
     for app in config.apps:
-        for model in registry.select(app.models):
+        for model in registry.select(app.models, app.label):
             model._meta.app = app.label
             model._meta.connection = model._meta.explicit_connection or app.default_connection
             chosen.append(model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from yara_orm.fields.relations import ForeignKeyField, ManyToManyField
 
@@ -47,26 +47,34 @@ def table_sql(model: type[Model], dialect: Dialect, safe: bool) -> list[str]:
             parts.append("NOT NULL")
         if field.unique and not field.pk:
             parts.append("UNIQUE")
+        if field.has_db_default():
+            parts.append(f"DEFAULT {dialect.default_sql(field.db_default, field)}")
         if isinstance(field, ForeignKeyField) and field.db_constraint:
             target = field.related_model._meta
             parts.append(
-                f"REFERENCES {q(target.table)} ({q(target.pk.column)}) ON DELETE {field.on_delete}"
+                f"REFERENCES {q(target.table)} ({q(field.target_field.column)}) "
+                f"ON DELETE {field.on_delete}"
             )
         lines.append(" ".join(parts))
     for group in meta.unique_together:
         columns = ", ".join(q(meta.column_field(name).column) for name in group)
         lines.append(f"UNIQUE ({columns})")
     statements = [f"CREATE TABLE {exists}{q(meta.table)} (\n    " + ",\n    ".join(lines) + "\n)"]
-    indexed: list[tuple[str, ...]] = [(f.column,) for f in meta.columns if f.index and not f.unique]
-    indexed += [tuple(meta.column_field(n).column for n in group) for group in meta.indexes]
-    for index_columns in indexed:
-        name = f"idx_{meta.table}_{'_'.join(index_columns)}"
+    indexed: list[tuple[tuple[str, ...], str | None]] = [
+        ((f.column,), None) for f in meta.columns if f.index and not f.unique
+    ]
+    indexed += [
+        (tuple(meta.column_field(n).column for n in index.fields), index.name)
+        for index in meta.indexes
+    ]
+    for index_columns, given in indexed:
+        name = given or f"idx_{meta.table}_{'_'.join(index_columns)}"
         cols = ", ".join(q(c) for c in index_columns)
         statements.append(f"CREATE INDEX {exists}{q(name)} ON {q(meta.table)} ({cols})")
     return statements
 
 
-def through_sql(field: ManyToManyField, dialect: Dialect, safe: bool) -> str:
+def through_sql(field: ManyToManyField[Any], dialect: Dialect, safe: bool) -> str:
     q = dialect.quote
     exists = "IF NOT EXISTS " if safe else ""
     own = field.model._meta
@@ -75,18 +83,22 @@ def through_sql(field: ManyToManyField, dialect: Dialect, safe: bool) -> str:
     def key(name: str, meta: object) -> str:
         pk = meta.pk  # type: ignore[attr-defined]
         table = meta.table  # type: ignore[attr-defined]
-        kind = dialect.column_types["bigint" if pk.db_kind == "bigint" else pk.db_kind]
-        kind = kind.format(**pk.type_arguments())
-        return f"{q(name)} {kind} NOT NULL REFERENCES {q(table)} ({q(pk.column)}) ON DELETE CASCADE"
+        target = pk.target_field if isinstance(pk, ForeignKeyField) else pk
+        kind = dialect.column_types[target.db_kind].format(**target.type_arguments())
+        sql = f"{q(name)} {kind} NOT NULL"
+        if field.db_constraint:
+            sql += f" REFERENCES {q(table)} ({q(pk.column)}) ON DELETE {field.on_delete}"
+        return sql
 
+    columns = [key(field.backward_key or "", own), key(field.forward_key or "", other)]
+    if field.unique_pairs:
+        columns.append(f"UNIQUE ({q(field.backward_key or '')}, {q(field.forward_key or '')})")
     return (
-        f"CREATE TABLE {exists}{q(field.through or '')} (\n    "
-        f"{key(field.backward_key or '', own)},\n    {key(field.forward_key or '', other)},\n    "
-        f"UNIQUE ({q(field.backward_key or '')}, {q(field.forward_key or '')})\n)"
+        f"CREATE TABLE {exists}{q(field.through or '')} (\n    " + ",\n    ".join(columns) + "\n)"
     )
 
 
-def _join_fields(ordered: list[type[Model]]) -> list[ManyToManyField]:
+def _join_fields(ordered: list[type[Model]]) -> list[ManyToManyField[Any]]:
     return [
         field
         for model in ordered

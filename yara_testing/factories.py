@@ -162,7 +162,7 @@ _faker = Faker()
 _unique = itertools.count(1)
 
 
-def _fake_value(field: Field) -> Any:
+def _fake_value(field: Field[Any]) -> Any:
     if isinstance(field, fields.CharEnumField | fields.IntEnumField):
         return _faker.random_element(list(field.enum_type))
     if isinstance(field, fields.BooleanField):

@@ -3,8 +3,11 @@ backend is a new dialect (plus an engine backend)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -34,15 +37,15 @@ class Dialect:
     def quote(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
-    def column_type(self, field: Field) -> str:
+    def column_type(self, field: Field[Any]) -> str:
         template = self.column_types[field.db_kind]
         return template.format(**field.type_arguments())
 
-    def typed_placeholder(self, index: int, field: Field) -> str:
+    def typed_placeholder(self, index: int, field: Field[Any]) -> str:
         """A placeholder whose type the server cannot infer from context (CASE branches)."""
         return self.placeholder(index)
 
-    def auto_increment_column(self, field: Field) -> str:
+    def auto_increment_column(self, field: Field[Any]) -> str:
         """The whole column definition of an auto-incrementing primary key."""
         raise NotImplementedError
 
@@ -76,6 +79,28 @@ class Dialect:
     def date_part(self, column: str, part: str) -> str:
         raise NotImplementedError
 
+    def default_sql(self, value: object, field: Field[Any]) -> str:
+        """A column's `DEFAULT` (db_default): SQL given as `SqlDefault`, or a literal."""
+        from yara_orm.fields.db_defaults import SqlDefault
+
+        if isinstance(value, SqlDefault):
+            return value.get_sql(dialect=self.name)
+        return self.literal(field.to_db(field.validate(value)))
+
+    def literal(self, value: object) -> str:
+        """A SQL literal for a (validated, database-ready) value."""
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float | decimal.Decimal):
+            return str(value)
+        if isinstance(value, dt.datetime):
+            return self.literal(value.isoformat(sep=" "))
+        if isinstance(value, dt.date | dt.time | uuid.UUID):
+            return self.literal(str(value))
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """` LIMIT … OFFSET …` for placeholders already holding the numbers."""
         sql = "" if limit is None else f" LIMIT {limit}"
@@ -89,7 +114,7 @@ class Dialect:
         """`left <operator> right`; integer overflow and division by zero must raise."""
         return f"({left} {operator} {right})"
 
-    def comparable(self, column: str, field: Field) -> str:
+    def comparable(self, column: str, field: Field[Any]) -> str:
         """The column as comparisons, ordering and arithmetic should see it."""
         return column
 

@@ -6,9 +6,10 @@ through a float)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
 
@@ -42,7 +43,7 @@ class SqliteDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return "?"
 
-    def auto_increment_column(self, field: Field) -> str:
+    def auto_increment_column(self, field: Field[Any]) -> str:
         # INTEGER PRIMARY KEY is SQLite's rowid; AUTOINCREMENT never reuses deleted ids.
         return f"{self.quote(field.column)} INTEGER PRIMARY KEY AUTOINCREMENT"
 
@@ -83,6 +84,16 @@ class SqliteDialect(Dialect):
             return f"{column} IN (SELECT value FROM json_each({self.placeholder(len(params))}))"
         return super().in_list(column, values, params)
 
+    def literal(self, value: object) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, dt.datetime):
+            # As the engine stores datetimes: UTC text with an explicit offset.
+            if value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+                return super().literal(value.isoformat(sep=" ") + "+00:00")
+        return super().literal(value)
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         # SQLite has no OFFSET without LIMIT; -1 means no limit.
         if limit is None and offset is not None:
@@ -95,7 +106,7 @@ class SqliteDialect(Dialect):
     def arithmetic(self, operator: str, left: str, right: str) -> str:
         return f"{self.ARITHMETIC[operator]}({left}, {right})"
 
-    def comparable(self, column: str, field: Field) -> str:
+    def comparable(self, column: str, field: Field[Any]) -> str:
         # Decimals are stored as exact text; compare and compute on their numeric value.
         return f"CAST({column} AS REAL)" if field.db_kind == "decimal" else column
 

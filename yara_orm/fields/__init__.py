@@ -1,15 +1,27 @@
 """Model fields: `from yara_orm import fields`, then `fields.CharField(max_length=100)`."""
 
-from yara_orm.fields.base import Field
-from yara_orm.fields.relations import (
+from yara_orm.fields.base import (
     CASCADE,
     NO_ACTION,
     RESTRICT,
     SET_DEFAULT,
     SET_NULL,
+    Field,
+    OnDelete,
+)
+from yara_orm.fields.db_defaults import Now, RandomHex, SqlDefault
+from yara_orm.fields.relations import (
+    BackwardFKRelation,
+    BackwardOneToOneRelation,
     ForeignKeyField,
+    ForeignKeyNullableRelation,
+    ForeignKeyRelation,
     ManyToManyField,
+    ManyToManyRelation,
     OneToOneField,
+    OneToOneNullableRelation,
+    OneToOneRelation,
+    ReverseRelation,
 )
 from yara_orm.fields.scalars import (
     BigIntField,
@@ -37,6 +49,8 @@ __all__ = [
     "RESTRICT",
     "SET_DEFAULT",
     "SET_NULL",
+    "BackwardFKRelation",
+    "BackwardOneToOneRelation",
     "BigIntField",
     "BinaryField",
     "BooleanField",
@@ -48,12 +62,22 @@ __all__ = [
     "Field",
     "FloatField",
     "ForeignKeyField",
+    "ForeignKeyNullableRelation",
+    "ForeignKeyRelation",
     "IntEnumField",
     "IntField",
     "JSONField",
     "ManyToManyField",
+    "ManyToManyRelation",
+    "Now",
+    "OnDelete",
     "OneToOneField",
+    "OneToOneNullableRelation",
+    "OneToOneRelation",
+    "RandomHex",
+    "ReverseRelation",
     "SmallIntField",
+    "SqlDefault",
     "TextField",
     "TimeDeltaField",
     "TimeField",

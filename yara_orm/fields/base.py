@@ -1,18 +1,22 @@
 """The field base class: a column's name, options, validation and Python <-> database values.
 
 Fields know nothing of SQL dialects: each declares a logical `db_kind` ("int", "decimal", …)
-that the dialect turns into a column type.
+that the dialect turns into a column type. `Field[T]` is generic, as in Tortoise, so
+`fields.JSONField[dict]` and annotations such as `Field[MyEnum]` work.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from yara_orm.exceptions import ValidationError
+from yara_orm.exceptions import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
+
+VALUE = TypeVar("VALUE")
 
 
 class _Missing:
@@ -23,7 +27,22 @@ class _Missing:
 NO_DEFAULT: Any = _Missing()
 
 
-class Field:
+class OnDelete(enum.StrEnum):
+    CASCADE = "CASCADE"
+    RESTRICT = "RESTRICT"
+    SET_NULL = "SET NULL"
+    SET_DEFAULT = "SET DEFAULT"
+    NO_ACTION = "NO ACTION"
+
+
+CASCADE = OnDelete.CASCADE
+RESTRICT = OnDelete.RESTRICT
+SET_NULL = OnDelete.SET_NULL
+SET_DEFAULT = OnDelete.SET_DEFAULT
+NO_ACTION = OnDelete.NO_ACTION
+
+
+class Field(Generic[VALUE]):
     """A model attribute stored in one column."""
 
     db_kind: ClassVar[str] = ""
@@ -36,33 +55,65 @@ class Field:
 
     def __init__(
         self,
-        *,
-        pk: bool = False,
+        source_field: str | None = None,
+        generated: bool = False,
         primary_key: bool | None = None,
         null: bool = False,
         default: Any = NO_DEFAULT,
+        db_default: Any = NO_DEFAULT,
         unique: bool = False,
-        index: bool = False,
         db_index: bool | None = None,
         description: str | None = None,
-        source_field: str | None = None,
-        generated: bool = False,
+        model: Any = None,
+        validators: list[Callable[[Any], Any]] | None = None,
+        *,
+        pk: bool | None = None,
+        index: bool | None = None,
+        **extra: Any,
     ) -> None:
-        self.pk = bool(pk or primary_key)
+        name = type(self).__name__
+        if pk is not None and primary_key is not None and bool(pk) != bool(primary_key):
+            raise ConfigurationError(f"{name} can't set both primary_key and pk")
+        if index is not None and db_index is not None and bool(index) != bool(db_index):
+            raise ConfigurationError(f"{name} can't set both db_index and index")
+        self.pk = bool(primary_key if primary_key is not None else pk)
+        if null and self.pk:
+            raise ConfigurationError(f"{name} can't be both null=True and primary_key=True")
+        if callable(db_default) and not isinstance(db_default, type):
+            raise ConfigurationError(
+                f"{name}: db_default must be a static value or SqlDefault(...), not a callable"
+            )
         self.null = null
-        self.default = default
+        # Tortoise spells "no default" default=None.
+        self.default = NO_DEFAULT if default is None else default
+        self.db_default = db_default
         self.unique = unique or self.pk
-        self.index = bool(index or db_index)
+        self.index = bool(index if db_index is None else db_index) or self.pk
         self.description = description
+        self.docstring: str | None = None
         self.source_field = source_field
         self.generated = generated
+        self.validators: list[Callable[[Any], Any]] = list(validators or [])
+        # Options for subclasses that do not use them, kept for describe().
+        self.extra = extra
         # Filled in when the model class is built.
         self.name: str = ""
         self.model: type[Model] = None  # type: ignore[assignment]
 
+    def __copy__(self) -> Field[VALUE]:
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.validators = list(self.validators)
+        return copied
+
     def bind(self, model: type[Model], name: str) -> None:
         self.model = model
         self.name = name
+
+    @property
+    def model_field_name(self) -> str:
+        """Tortoise's name for the attribute name."""
+        return self.name
 
     @property
     def column(self) -> str:
@@ -71,10 +122,18 @@ class Field:
     @property
     def required(self) -> bool:
         """A value must be given on create: no default, not nullable, not generated."""
-        return self.default is NO_DEFAULT and not self.null and not self.generated
+        return (
+            self.default is NO_DEFAULT
+            and not self.null
+            and not self.generated
+            and not self.has_db_default()
+        )
 
     def has_default(self) -> bool:
         return self.default is not NO_DEFAULT
+
+    def has_db_default(self) -> bool:
+        return self.db_default is not NO_DEFAULT
 
     def default_value(self) -> Any:
         default = self.default
@@ -82,6 +141,11 @@ class Field:
 
     def type_arguments(self) -> dict[str, Any]:
         """Arguments of the column type template (max_length, max_digits, …)."""
+        return {}
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        """JSON-schema style constraints (max_length, ge, le…), for schema generators."""
         return {}
 
     # Values ---------------------------------------------------------------------------
@@ -104,7 +168,22 @@ class Field:
             raise self.fail(value, "is not allowed: the field is not nullable")
         if not isinstance(value, self.python_types):
             value = self.coerce(value)
-        return self.check(value)
+        value = self.check(value)
+        if self.validators:
+            self.run_validators(value)
+        return value
+
+    def run_validators(self, value: Any) -> None:
+        """The field's own `validators=`; a failure names the field and the value."""
+        plain = value.value if isinstance(value, enum.Enum) else value
+        for validator in self.validators:
+            try:
+                validator(plain)
+            except (ValidationError, ValueError) as error:
+                model = self.model.__name__ if self.model else "?"
+                raise ValidationError(
+                    f"{self.name}: {error}", model=model, field=self.name, value=value
+                ) from error
 
     def check(self, value: Any) -> Any:
         """Constraints beyond the type (lengths, ranges)."""

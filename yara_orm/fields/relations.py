@@ -3,20 +3,35 @@ adds to the target models."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from yara_orm.exceptions import ConfigurationError
-from yara_orm.fields.base import Field
+from yara_orm.fields.base import (
+    CASCADE,
+    NO_ACTION,
+    RESTRICT,
+    SET_DEFAULT,
+    SET_NULL,
+    Field,
+)
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
 
-CASCADE = "CASCADE"
-RESTRICT = "RESTRICT"
-SET_NULL = "SET NULL"
-SET_DEFAULT = "SET DEFAULT"
-NO_ACTION = "NO ACTION"
+MODEL = TypeVar("MODEL", bound="Model")
 ON_DELETE_CHOICES = (CASCADE, RESTRICT, SET_NULL, SET_DEFAULT, NO_ACTION)
+
+
+def _model_argument(kind: str, model_name: Any, to: Any) -> Any:
+    """Tortoise 1.x names the target `to=`; the first positional argument works too."""
+    if model_name is not None and to is not None:
+        raise ConfigurationError(f"{kind} takes the target model once: positionally or as to=")
+    target = model_name if model_name is not None else to
+    if target is None:
+        raise ConfigurationError(f"{kind} needs the model it points to (to=...)")
+    if isinstance(target, str) and not target.strip():
+        raise ConfigurationError(f"{kind}: the target model name is empty")
+    return target
 
 
 def cache_key(name: str) -> str:
@@ -24,13 +39,16 @@ def cache_key(name: str) -> str:
     return f"_rel_{name}"
 
 
-class RelationField(Field):
+class RelationField(Field[MODEL]):
     is_relation: ClassVar[bool] = True
 
-    def __init__(self, model_name: str | type[Model], related_name: str | None = None, **kw: Any):
+    def __init__(
+        self, model_name: str | type[Model], related_name: str | bool | None = None, **kw: Any
+    ):
         super().__init__(**kw)
         self.model_name = model_name
-        self.related_name = related_name
+        # False: no reverse side on the target model.
+        self.related_name: str | bool | None = related_name
         self.related_model: type[Model] = None  # type: ignore[assignment]
 
     def target_name(self) -> str:
@@ -39,31 +57,53 @@ class RelationField(Field):
         return self.model_name.__name__
 
 
-class ForeignKeyField(RelationField):
-    """`book.author` (awaitable until loaded) backed by the column `author_id`."""
+def _on_delete(value: str) -> str:
+    normalised = str(value).upper().replace("_", " ")
+    if normalised not in ON_DELETE_CHOICES:
+        raise ConfigurationError(
+            f"on_delete={value!r} is not one of {', '.join(ON_DELETE_CHOICES)}"
+        )
+    return normalised
+
+
+class ForeignKeyField(RelationField[MODEL]):
+    """`book.author` (awaitable until loaded) backed by the column `author_id`, which holds the
+    target's primary key, or the unique field named by `to_field=`."""
 
     unique_relation: ClassVar[bool] = False
 
     def __init__(
         self,
-        model_name: str | type[Model],
-        related_name: str | None = None,
+        model_name: str | type[Model] | None = None,
+        related_name: str | bool | None = None,
         on_delete: str = CASCADE,
         db_constraint: bool = True,
+        to_field: str | None = None,
+        *,
+        to: str | type[Model] | None = None,
         **kwargs: Any,
     ) -> None:
-        on_delete = on_delete.upper().replace("_", " ")
-        if on_delete not in ON_DELETE_CHOICES:
-            raise ConfigurationError(
-                f"on_delete={on_delete!r} is not one of {', '.join(ON_DELETE_CHOICES)}"
-            )
+        kind = type(self).__name__
+        target = _model_argument(kind, model_name, to)
+        on_delete = _on_delete(on_delete)
         if on_delete == SET_NULL and not kwargs.get("null"):
-            raise ConfigurationError("on_delete=SET_NULL needs null=True")
-        super().__init__(model_name, related_name, **kwargs)
+            raise ConfigurationError(
+                f"{kind}: on_delete=SET_NULL needs null=True, so the column can be emptied"
+            )
+        super().__init__(target, related_name, **kwargs)
         self.on_delete = on_delete
         self.db_constraint = db_constraint
+        self.to_field = to_field
         if self.unique_relation:
             self.unique = True
+
+    @property
+    def target_field(self) -> Field[Any]:
+        """The target's field this one references: its primary key, or `to_field`."""
+        meta = self.related_model._meta
+        if self.to_field is None:
+            return meta.pk
+        return meta.fields[self.to_field]
 
     @property
     def attname(self) -> str:
@@ -75,16 +115,19 @@ class ForeignKeyField(RelationField):
 
     @property
     def db_kind(self) -> str:  # type: ignore[override]
-        target_pk = self.related_model._meta.pk
-        return "bigint" if target_pk.db_kind == "bigint" else target_pk.db_kind
+        return self.target_field.db_kind
 
     def type_arguments(self) -> dict[str, Any]:
-        return self.related_model._meta.pk.type_arguments()
+        return self.target_field.type_arguments()
 
     def validate(self, value: Any) -> Any:
         if value is None:
             return super().validate(value)
-        return self.related_model._meta.pk.validate(value)
+        return self.target_field.validate(value)
+
+    def key_of(self, target: Model) -> Any:
+        """The value this field stores for `target`."""
+        return target.__dict__.get(self.target_field.name) if self.to_field else target.pk
 
     def __get__(self, instance: Model | None, owner: type) -> Any:
         if instance is None:
@@ -105,42 +148,52 @@ class ForeignKeyField(RelationField):
         if value is not None and not isinstance(value, self.related_model or Model):
             raise self.fail(value, f"is not a {self.target_name()} instance")
         instance.__dict__[cache_key(self.name)] = value
-        instance.__dict__[self.attname] = None if value is None else value.pk
+        instance.__dict__[self.attname] = None if value is None else self.key_of(value)
 
 
-class OneToOneField(ForeignKeyField):
+class OneToOneField(ForeignKeyField[MODEL]):
     unique_relation: ClassVar[bool] = True
 
 
-class ManyToManyField(RelationField):
+class ManyToManyField(RelationField[MODEL]):
     """Rows of a join table (`through`), managed with `add`, `remove`, `clear`."""
 
     has_column: ClassVar[bool] = False
 
     def __init__(
         self,
-        model_name: str | type[Model],
-        related_name: str | None = None,
+        model_name: str | type[Model] | None = None,
         through: str | None = None,
         forward_key: str | None = None,
-        backward_key: str | None = None,
+        backward_key: str = "",
+        related_name: str | bool | None = None,
+        on_delete: str = CASCADE,
+        db_constraint: bool = True,
+        create_unique_index: bool = True,
+        *,
+        to: str | type[Model] | None = None,
+        unique: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(model_name, related_name, **kwargs)
+        target = _model_argument(type(self).__name__, model_name, to)
+        super().__init__(target, related_name, **kwargs)
         self.through = through
         self.forward_key = forward_key
-        self.backward_key = backward_key
+        self.backward_key = backward_key or None
+        self.on_delete = _on_delete(on_delete)
+        self.db_constraint = db_constraint
+        # A pair may be linked once (a unique index on the join table's two columns).
+        self.unique_pairs = create_unique_index and unique
 
     def resolve(self) -> None:
-        """Fill in the join table's names once both models are known."""
+        """Fill in the join table's names once both models are known (Tortoise's defaults)."""
         own = self.model._meta.table
         target = self.related_model._meta.table
         self.through = self.through or f"{own}_{target}"
-        self.backward_key = self.backward_key or f"{self.model.__name__.lower()}_id"
-        forward = f"{self.related_model.__name__.lower()}_id"
-        if forward == self.backward_key:  # a model related to itself
-            forward = f"related_{forward}"
-        self.forward_key = self.forward_key or forward
+        self.forward_key = self.forward_key or f"{self.related_model.__name__.lower()}_id"
+        if not self.backward_key:
+            backward = f"{own}_id"
+            self.backward_key = f"{own}_rel_id" if backward == self.forward_key else backward
 
     def __get__(self, instance: Model | None, owner: type) -> Any:
         if instance is None:
@@ -153,13 +206,13 @@ class ManyToManyField(RelationField):
         raise AttributeError(f"use `await obj.{self.name}.add(...)` to change a many-to-many")
 
 
-class ReverseSide(Field):
+class ReverseSide(Field[Any]):
     """A relation the ORM adds to the target of a foreign key or many-to-many."""
 
     has_column: ClassVar[bool] = False
     is_relation: ClassVar[bool] = True
 
-    def __init__(self, forward: ForeignKeyField | ManyToManyField) -> None:
+    def __init__(self, forward: ForeignKeyField[Any] | ManyToManyField[Any]) -> None:
         super().__init__(null=True)
         # Any: the forward field is a descriptor class, which type checkers would apply here.
         self.forward: Any = forward
@@ -200,3 +253,23 @@ class BackwardManyToMany(ReverseSide):
         from yara_orm.models.related import ManyToManyManager
 
         return ManyToManyManager(instance, self)
+
+
+# Annotations for relation attributes, as Tortoise spells them. At run time an attribute is the
+# related instance, a manager, or an awaitable; these are for type checkers and readers.
+ForeignKeyRelation = ForeignKeyField
+ForeignKeyNullableRelation = ForeignKeyField
+OneToOneRelation = OneToOneField
+OneToOneNullableRelation = OneToOneField
+
+
+class ReverseRelation(Generic[MODEL]):
+    """The annotation for a reverse foreign key (`author.books`)."""
+
+
+class ManyToManyRelation(ReverseRelation[MODEL]):
+    """The annotation for either side of a many-to-many."""
+
+
+BackwardFKRelation = BackwardRelation
+BackwardOneToOneRelation = BackwardOneToOne

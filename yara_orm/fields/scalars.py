@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import enum
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from yara_orm.fields.base import NO_DEFAULT, Field
 
 
-class IntField(Field):
+class IntField(Field[Any]):
     db_kind: ClassVar[str] = "int"
     python_types: ClassVar[tuple[type, ...]] = (int,)
     bounds: ClassVar[tuple[int, int]] = (-(2**31), 2**31 - 1)
 
-    def __init__(self, *, pk: bool = False, primary_key: bool | None = None, **kwargs: Any):
-        is_pk = bool(pk or primary_key)
+    def __init__(self, primary_key: bool | None = None, **kwargs: Any):
+        is_pk = bool(primary_key if primary_key is not None else kwargs.get("pk"))
         # An integer primary key without a default is filled in by the database.
-        kwargs.setdefault("generated", is_pk and kwargs.get("default", NO_DEFAULT) is NO_DEFAULT)
-        super().__init__(pk=is_pk, **kwargs)
+        no_default = kwargs.get("default", NO_DEFAULT) in (NO_DEFAULT, None)
+        kwargs.setdefault("generated", is_pk and no_default)
+        super().__init__(primary_key=primary_key, **kwargs)
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -52,7 +55,7 @@ class SmallIntField(IntField):
     bounds: ClassVar[tuple[int, int]] = (-(2**15), 2**15 - 1)
 
 
-class FloatField(Field):
+class FloatField(Field[Any]):
     db_kind: ClassVar[str] = "float"
     python_types: ClassVar[tuple[type, ...]] = (float,)
 
@@ -62,7 +65,7 @@ class FloatField(Field):
         raise self.fail(value, "is not a number")
 
 
-class DecimalField(Field):
+class DecimalField(Field[Any]):
     db_kind: ClassVar[str] = "decimal"
     python_types: ClassVar[tuple[type, ...]] = (Decimal,)
 
@@ -102,7 +105,7 @@ class DecimalField(Field):
         return quantized
 
 
-class CharField(Field):
+class CharField(Field[Any]):
     db_kind: ClassVar[str] = "char"
     python_types: ClassVar[tuple[type, ...]] = (str,)
 
@@ -124,7 +127,7 @@ class CharField(Field):
         return value
 
 
-class TextField(Field):
+class TextField(Field[Any]):
     db_kind: ClassVar[str] = "text"
     python_types: ClassVar[tuple[type, ...]] = (str,)
 
@@ -132,7 +135,7 @@ class TextField(Field):
         raise self.fail(value, "is not a string")
 
 
-class BooleanField(Field):
+class BooleanField(Field[Any]):
     db_kind: ClassVar[str] = "bool"
     python_types: ClassVar[tuple[type, ...]] = (bool,)
 
@@ -142,7 +145,7 @@ class BooleanField(Field):
         raise self.fail(value, "is not a bool")
 
 
-class BinaryField(Field):
+class BinaryField(Field[Any]):
     db_kind: ClassVar[str] = "binary"
     python_types: ClassVar[tuple[type, ...]] = (bytes,)
 
@@ -152,7 +155,7 @@ class BinaryField(Field):
         raise self.fail(value, "is not bytes")
 
 
-def _parse_iso(field: Field, value: Any, parse: Any) -> Any:
+def _parse_iso(field: Field[Any], value: Any, parse: Any) -> Any:
     if isinstance(value, str):
         try:
             return parse(value)
@@ -161,7 +164,7 @@ def _parse_iso(field: Field, value: Any, parse: Any) -> Any:
     raise field.fail(value, f"is not a valid {field.db_kind}")
 
 
-class DatetimeField(Field):
+class DatetimeField(Field[Any]):
     """Aware datetimes, stored in UTC; a naive value is taken to be UTC."""
 
     db_kind: ClassVar[str] = "datetime"
@@ -183,7 +186,7 @@ class DatetimeField(Field):
         return value
 
 
-class DateField(Field):
+class DateField(Field[Any]):
     db_kind: ClassVar[str] = "date"
     python_types: ClassVar[tuple[type, ...]] = (dt.date,)
 
@@ -196,7 +199,7 @@ class DateField(Field):
         return value
 
 
-class TimeField(Field):
+class TimeField(Field[Any]):
     db_kind: ClassVar[str] = "time"
     python_types: ClassVar[tuple[type, ...]] = (dt.time,)
 
@@ -204,7 +207,7 @@ class TimeField(Field):
         return _parse_iso(self, value, dt.time.fromisoformat)
 
 
-class TimeDeltaField(Field):
+class TimeDeltaField(Field[Any]):
     db_kind: ClassVar[str] = "timedelta"
     python_types: ClassVar[tuple[type, ...]] = (dt.timedelta,)
 
@@ -212,13 +215,13 @@ class TimeDeltaField(Field):
         raise self.fail(value, "is not a timedelta")
 
 
-class UUIDField(Field):
+class UUIDField(Field[Any]):
     db_kind: ClassVar[str] = "uuid"
     python_types: ClassVar[tuple[type, ...]] = (uuid.UUID,)
 
     def __init__(self, **kwargs: Any) -> None:
-        if kwargs.get("pk") or kwargs.get("primary_key"):
-            kwargs.setdefault("default", uuid.uuid4)
+        if (kwargs.get("pk") or kwargs.get("primary_key")) and kwargs.get("default") is None:
+            kwargs["default"] = uuid.uuid4
         super().__init__(**kwargs)
 
     def coerce(self, value: Any) -> Any:
@@ -228,24 +231,85 @@ class UUIDField(Field):
             raise self.fail(value, "is not a UUID") from None
 
 
-class JSONField(Field):
-    """Any JSON-serialisable value: dicts, lists, strings, numbers, booleans."""
+class JSONField(Field[Any]):
+    """Any JSON-serialisable value: dicts, lists, strings, numbers, booleans; or a pydantic
+    model given as `field_type=`. `encoder=` (value to JSON text) and `decoder=` (JSON text to
+    value) replace the json module's."""
 
     db_kind: ClassVar[str] = "json"
 
+    def __init__(
+        self,
+        encoder: Callable[[Any], str] | None = None,
+        decoder: Callable[[str], Any] | None = None,
+        field_type: type | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder or _json_dumps
+        self.decoder = decoder
+        self.field_type = field_type
+        if decoder is not None or _is_pydantic(field_type):
+            self.from_db = self._from_db
+
+    def default_value(self) -> Any:
+        # A dict or list default is copied, so instances never share one.
+        default = super().default_value()
+        return copy.deepcopy(default) if isinstance(default, dict | list) else default
+
+    def coerce(self, value: Any) -> Any:
+        # As in Tortoise, text is JSON text; text that is not JSON is kept as a string.
+        if isinstance(value, str | bytes):
+            text = value if isinstance(value, str) else value.decode()
+            try:
+                return self._decode(text)
+            except ValueError:
+                return text
+        return value
+
+    def validate(self, value: Any) -> Any:
+        if isinstance(value, str | bytes):
+            value = self.coerce(value)
+        return super().validate(value)
+
     def check(self, value: Any) -> Any:
         try:
-            json.dumps(value)
+            self.encoder(value)
         except (TypeError, ValueError) as error:
             raise self.fail(value, f"is not JSON-serialisable ({error})") from None
         return value
 
     def to_db(self, value: Any) -> Any:
         # Sent as JSON text so a str or a number means the same on every backend.
-        return None if value is None else json.dumps(value)
+        return None if value is None else self.encoder(value)
+
+    def _decode(self, text: str) -> Any:
+        value = self.decoder(text) if self.decoder is not None else json.loads(text)
+        kind = self.field_type
+        if kind is not None and _is_pydantic(kind) and not isinstance(value, kind):
+            value = kind.model_validate(value)  # type: ignore[attr-defined]
+        return value
+
+    def _from_db(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.decoder is not None:
+            # The engine decodes JSON itself; a custom decoder reads the text.
+            return self._decode(json.dumps(value))
+        return self.field_type.model_validate(value)  # type: ignore[union-attr]
 
 
-class _EnumField(Field):
+def _is_pydantic(kind: type | None) -> bool:
+    return kind is not None and hasattr(kind, "model_validate")
+
+
+def _json_dumps(value: Any) -> str:
+    if hasattr(value, "model_dump_json"):
+        return str(value.model_dump_json())
+    return json.dumps(value)
+
+
+class _EnumField(Field[Any]):
     enum_type: type[enum.Enum]
 
     def __init__(self, enum_type: type[enum.Enum], **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ from yara_orm.exceptions import ConfigurationError, FieldError, ValidationError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import ForeignKeyField, RelationField, cache_key
 from yara_orm.fields.scalars import DatetimeField, IntField
+from yara_orm.indexes import as_index
 from yara_orm.models.meta import MetaInfo, attname
 from yara_orm.models.registry import registry
 
@@ -33,7 +34,7 @@ class ModelMeta(type):
         if not bases:  # `Model` itself
             return cls
         # Fields from every base (abstract models and plain mixins), nearest base last.
-        inherited: dict[str, Field] = {}
+        inherited: dict[str, Field[Any]] = {}
         for base in reversed(cls.__mro__[1:]):
             base_meta = base.__dict__.get("_meta")
             if isinstance(base_meta, MetaInfo):
@@ -47,9 +48,11 @@ class ModelMeta(type):
             abstract=abstract,
             ordering=tuple(_meta_option(meta, "ordering", ())),
             unique_together=_normalise_groups(_meta_option(meta, "unique_together", ())),
-            indexes=_normalise_groups(_meta_option(meta, "indexes", ())),
+            indexes=[as_index(entry) for entry in _meta_option(meta, "indexes", ()) or ()],
             connection=_meta_option(meta, "connection", None),
             table_description=_meta_option(meta, "table_description", None),
+            app=_meta_option(meta, "app", None),
+            fetch_db_defaults=bool(_meta_option(meta, "fetch_db_defaults", True)),
         )
         info.declared = {**inherited, **declared}
         for field_name, field in info.declared.items():
@@ -143,11 +146,11 @@ class Model(metaclass=ModelMeta):
 
     @property
     def pk(self) -> Any:
-        return self.__dict__.get(self._meta.pk.name)
+        return self.__dict__.get(self._meta.pk_attr)
 
     @pk.setter
     def pk(self, value: Any) -> None:
-        self.__dict__[self._meta.pk.name] = value
+        self.__dict__[self._meta.pk_attr] = value
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

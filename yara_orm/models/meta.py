@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from yara_orm.exceptions import FieldError
 from yara_orm.fields.base import Field
-from yara_orm.fields.relations import (
-    ForeignKeyField,
-)
+from yara_orm.fields.relations import ForeignKeyField
 
 if TYPE_CHECKING:
+    from yara_orm.indexes import Index
     from yara_orm.models.base import Model
 
 
@@ -25,9 +24,11 @@ class MetaInfo:
         abstract: bool,
         ordering: tuple[str, ...],
         unique_together: tuple[tuple[str, ...], ...],
-        indexes: tuple[tuple[str, ...], ...],
+        indexes: list[Index],
         connection: str | None,
         table_description: str | None,
+        app: str | None = None,
+        fetch_db_defaults: bool = True,
     ) -> None:
         self.model = model
         self.table = table
@@ -39,19 +40,23 @@ class MetaInfo:
         # initialised in (`YaraOrm.init`), "default" until then.
         self.explicit_connection = connection
         self.connection = connection or "default"
-        self.app = "models"
+        # Meta.app when given: the model belongs to that app only.
+        self.explicit_app = app
+        self.app = app or "models"
         self.table_description = table_description
-        self.fields: dict[str, Field] = {}
+        # After an INSERT, read back the values the database filled in (db_default).
+        self.fetch_db_defaults = fetch_db_defaults
+        self.fields: dict[str, Field[Any]] = {}
         # Fields as declared (inherited ones included), before the ORM adds reverse sides.
-        self.declared: dict[str, Field] = {}
-        self.pk: Field = None  # type: ignore[assignment]
+        self.declared: dict[str, Field[Any]] = {}
+        self.pk: Field[Any] = None  # type: ignore[assignment]
         self.finalized = False
         # Plans, built by `finalize()`.
-        self.columns: list[Field] = []
+        self.columns: list[Field[Any]] = []
         self.attnames: tuple[str, ...] = ()
         self.converters: list[tuple[int, Callable[[Any], Any]]] = []
 
-    def add_field(self, name: str, field: Field) -> None:
+    def add_field(self, name: str, field: Field[Any]) -> None:
         field.bind(self.model, name)
         self.fields[name] = field
         if field.pk:
@@ -70,24 +75,71 @@ class MetaInfo:
         ]
         self.finalized = True
 
+    # Tortoise's names ------------------------------------------------------------------
+
+    @property
+    def fields_map(self) -> dict[str, Field[Any]]:
+        return self.fields
+
+    @property
+    def db_table(self) -> str:
+        return self.table
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.app}.{self.model.__name__}"
+
+    @property
+    def pk_attr(self) -> str:
+        """The instance attribute holding the primary key (`event_id` for a one-to-one pk)."""
+        return attname(self.pk)
+
+    @property
+    def _default_ordering(self) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (name[1:], "desc") if name.startswith("-") else (name, "asc") for name in self.ordering
+        )
+
+    @property
+    def db_fields(self) -> set[str]:
+        return {f.column for f in self.fields.values() if f.has_column}
+
+    @property
+    def fk_fields(self) -> set[str]:
+        return {
+            n
+            for n, f in self.fields.items()
+            if isinstance(f, ForeignKeyField) and not f.unique_relation
+        }
+
+    @property
+    def o2o_fields(self) -> set[str]:
+        return {
+            n
+            for n, f in self.fields.items()
+            if isinstance(f, ForeignKeyField) and f.unique_relation
+        }
+
+    @property
+    def m2m_fields(self) -> set[str]:
+        return {
+            n
+            for n, f in self.fields.items()
+            if (f.is_relation and not f.has_column and type(f).__name__.endswith("ManyToMany"))
+            or type(f).__name__ == "ManyToManyField"
+        }
+
+    @property
+    def fetch_fields(self) -> set[str]:
+        return {n for n, f in self.fields.items() if f.is_relation}
+
     # Lookups used by the query compiler -------------------------------------------------
 
     @property
-    def forward_fks(self) -> list[ForeignKeyField]:
+    def forward_fks(self) -> list[ForeignKeyField[Any]]:
         return [f for f in self.fields.values() if isinstance(f, ForeignKeyField)]
 
-    def field(self, name: str) -> Field:
-        if name == "pk":
-            return self.pk
-        try:
-            return self.fields[name]
-        except KeyError:
-            raise FieldError(
-                f"{self.model.__name__} has no field {name!r}; "
-                f"valid fields: {', '.join(sorted(self.fields))}"
-            ) from None
-
-    def column_field(self, name: str) -> Field:
+    def column_field(self, name: str) -> Field[Any]:
         """A field stored in this table (an FK may be named by its `_id` attname too)."""
         if name == "pk":
             return self.pk
@@ -106,6 +158,6 @@ class MetaInfo:
         )
 
 
-def attname(field: Field) -> str:
+def attname(field: Field[Any]) -> str:
     """The instance attribute holding a column's value (`author_id` for the FK `author`)."""
     return field.attname if isinstance(field, ForeignKeyField) else field.name

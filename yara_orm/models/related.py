@@ -41,7 +41,7 @@ class PendingRelation:
 
     __slots__ = ("_field", "_instance")
 
-    def __init__(self, instance: Model, field: ForeignKeyField | BackwardOneToOne) -> None:
+    def __init__(self, instance: Model, field: ForeignKeyField[Any] | BackwardOneToOne) -> None:
         self._instance = instance
         self._field = field
 
@@ -168,7 +168,7 @@ class RelatedManager(_ToManyManager):
 class ManyToManyManager(_ToManyManager):
     """`book.tags` / `tag.books`: rows linked through the join table."""
 
-    def __init__(self, instance: Model, field: ManyToManyField | BackwardManyToMany) -> None:
+    def __init__(self, instance: Model, field: ManyToManyField[Any] | BackwardManyToMany) -> None:
         super().__init__(instance, field.name)
         self.field = field
         forward = field if isinstance(field, ManyToManyField) else field.forward

@@ -36,7 +36,7 @@ class Join:
     to_many: bool
 
 
-def _is_to_many(field: Field) -> bool:
+def _is_to_many(field: Field[Any]) -> bool:
     return isinstance(field, ManyToManyField | BackwardManyToMany) or (
         isinstance(field, BackwardRelation) and not isinstance(field, BackwardOneToOne)
     )
@@ -69,7 +69,7 @@ class Compiler:
         self.params.append(value)
         return self.dialect.placeholder(len(self.params))
 
-    def column(self, alias: str, field: Field) -> str:
+    def column(self, alias: str, field: Field[Any]) -> str:
         return f"{alias}.{self.quote(field.column)}"
 
     @property
@@ -82,7 +82,7 @@ class Compiler:
 
     # Paths --------------------------------------------------------------------------------
 
-    def _join(self, path: tuple[str, ...], source: str, field: Field) -> str:
+    def _join(self, path: tuple[str, ...], source: str, field: Field[Any]) -> str:
         known = self.joins.get(path)
         if known is not None:
             return known.alias
@@ -120,7 +120,9 @@ class Compiler:
         self.joins[path] = Join(alias, sql, _is_to_many(field))
         return alias
 
-    def walk(self, parts: list[str], *, join: bool = True) -> tuple[str, Field, list[str], bool]:
+    def walk(
+        self, parts: list[str], *, join: bool = True
+    ) -> tuple[str, Field[Any], list[str], bool]:
         """Follow `parts` from the model: (alias, terminal field, remaining parts, to_many)."""
         model = self.model
         alias = self.base_alias
@@ -226,7 +228,7 @@ class Compiler:
         if parts[0] in self.annotations:
             column = self.annotations[parts[0]].compile(self)
             rest = parts[1:]
-            field: Field | None = None
+            field: Field[Any] | None = None
         else:
             alias, field, rest, _ = self.walk(parts)
             column = self.dialect.comparable(self.column(alias, field), field)
@@ -243,14 +245,14 @@ class Compiler:
         operator = LOOKUPS[rest[0] if rest else "exact"]
         return operator(self, column, field, value)
 
-    def value(self, field: Field | None, value: Any) -> str:
+    def value(self, field: Field[Any] | None, value: Any) -> str:
         """A comparison operand: an expression, or a parameter checked against `field`."""
         if isinstance(value, Expression):
             return value.compile(self)
         return self.param(self.db_value(field, value))
 
     @staticmethod
-    def db_value(field: Field | None, value: Any) -> Any:
+    def db_value(field: Field[Any] | None, value: Any) -> Any:
         from yara_orm.models.base import Model
 
         if isinstance(value, Model):
@@ -293,7 +295,7 @@ def _keys(q: Q) -> list[str]:
 class SelectPlan:
     """What the rows of a compiled SELECT hold, for hydration."""
 
-    fields: list[Field]
+    fields: list[Field[Any]]
     # (model, first column, end column, attribute path) per select_related step.
     related: list[tuple[type[Model], int, int, tuple[str, ...]]]
     # values()/values_list(): the names of the columns, in order; None for model rows.

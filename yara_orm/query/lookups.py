@@ -15,23 +15,23 @@ if TYPE_CHECKING:
 DATE_PARTS = ("year", "month", "day", "hour", "minute")
 
 # Lookups: (compiler, column SQL, field or None, value) -> condition SQL.
-Lookup = Callable[["Compiler", str, "Field | None", Any], str]
+Lookup = Callable[["Compiler", str, "Field[Any] | None", Any], str]
 
 
-def _exact(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+def _exact(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
     if value is None:
         return f"{column} IS NULL"
     return f"{column} = {c.value(field, value)}"
 
 
-def _not(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+def _not(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
     if value is None:
         return f"{column} IS NOT NULL"
     return f"({column} <> {c.value(field, value)} OR {column} IS NULL)"
 
 
 def _compare(operator: str) -> Lookup:
-    def compare(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+    def compare(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
         if value is None:
             raise ValidationError(f"{operator} needs a value, not None", value=value)
         return f"{column} {operator} {c.value(field, value)}"
@@ -39,35 +39,35 @@ def _compare(operator: str) -> Lookup:
     return compare
 
 
-def _values(c: Compiler, field: Field | None, values: Any) -> list[Any]:
+def _values(c: Compiler, field: Field[Any] | None, values: Any) -> list[Any]:
     if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
         raise ValidationError(f"`in` needs a list of values, not {values!r}", value=values)
     return [c.db_value(field, v) for v in values]
 
 
-def _in(c: Compiler, column: str, field: Field | None, values: Any) -> str:
+def _in(c: Compiler, column: str, field: Field[Any] | None, values: Any) -> str:
     return c.dialect.in_list(column, _values(c, field, values), c.params)
 
 
-def _not_in(c: Compiler, column: str, field: Field | None, values: Any) -> str:
+def _not_in(c: Compiler, column: str, field: Field[Any] | None, values: Any) -> str:
     return f"NOT ({_in(c, column, field, values)})"
 
 
-def _isnull(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+def _isnull(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
     return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
 
 
-def _not_isnull(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+def _not_isnull(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
     return _isnull(c, column, field, not value)
 
 
-def _range(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+def _range(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
     low, high = value
     return f"{column} BETWEEN {c.value(field, low)} AND {c.value(field, high)}"
 
 
 def _text(kind: str, insensitive: bool) -> Lookup:
-    def match(c: Compiler, column: str, field: Field | None, value: Any) -> str:
+    def match(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError(
                 f"{kind} lookups take a string, not {value!r}",
