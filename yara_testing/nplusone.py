@@ -29,7 +29,7 @@ class Finding:
 
 
 def _fix_for(model: str, relation: str) -> str:
-    owner = registry.active.get(model) or registry.defined.get(model)
+    owner = registry.named(model)
     field = owner._meta.fields.get(relation) if owner is not None else None
     if isinstance(field, ForeignKeyField):
         return f'.select_related("{relation}") or .prefetch_related("{relation}")'

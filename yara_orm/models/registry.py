@@ -28,6 +28,14 @@ class Registry:
         self.defined: dict[str, type[Model]] = {}
         self.active: dict[str, type[Model]] = {}
 
+    def named(self, name: str) -> type[Model] | None:
+        """The model called `name` (an active one first), for messages and tools."""
+        for pool in (self.active.values(), self.defined.values()):
+            for model in pool:
+                if model.__name__ == name or model._meta.full_name == name:
+                    return model
+        return None
+
     def register(self, model: type[Model]) -> None:
         self.defined[f"{model.__module__}.{model.__qualname__}"] = model
 
