@@ -5,9 +5,11 @@ parameters and decodes rows in Rust, releasing the GIL for all I/O. On top of it
 querysets, relations and transactions in the style of Tortoise ORM.
 """
 
-from yara_orm import fields
+from typing import Any
+
+from yara_orm import fields, timezone
 from yara_orm._engine import Engine, QueryStats, StatementRunner, Transaction
-from yara_orm.connection import connections
+from yara_orm.connection import DatabaseClient, connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import (
     ConfigurationError,
@@ -38,12 +40,31 @@ from yara_orm.orm import YaraOrm
 from yara_orm.query import Avg, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value
 from yara_orm.transactions import atomic, in_transaction
 
+#: Tortoise's name for a connection's client.
+BaseDBAsyncClient = DatabaseClient
+
+
+def run_async(coroutine: Any) -> None:
+    """Run `coroutine` in a fresh event loop, then close every connection (Tortoise's helper
+    for scripts)."""
+    import asyncio
+
+    async def main() -> None:
+        try:
+            await coroutine
+        finally:
+            await YaraOrm.close()
+
+    asyncio.run(main())
+
 __all__ = [
     "Avg",
+    "BaseDBAsyncClient",
     "ConfigurationError",
     "Count",
     "DBConnectionError",
     "DataError",
+    "DatabaseClient",
     "DatabaseError",
     "DoesNotExist",
     "Engine",
@@ -82,4 +103,6 @@ __all__ = [
     "connections",
     "fields",
     "in_transaction",
+    "run_async",
+    "timezone",
 ]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from yara_orm._engine import Engine, QueryStats, StatementRunner
 from yara_orm.dialects import DIALECTS, Dialect
+from yara_orm.dialects.base import Capabilities
 from yara_orm.exceptions import ConfigurationError
 
 
@@ -113,6 +114,10 @@ class DatabaseClient:
     @property
     def in_transaction(self) -> bool:
         return False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.dialect.capabilities
 
     def _event(self, sql: str, params: Any) -> QueryEvent:
         """The event for a statement about to run (guards consulted first)."""

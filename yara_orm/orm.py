@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from yara_orm import timezone as time_settings
 from yara_orm._engine import Engine
 from yara_orm.config import ModelSource, OrmConfig, parse_init
 from yara_orm.connection import connections
@@ -105,6 +106,11 @@ class YaraOrm:
             orm_config.use_tz = use_tz
         if timezone is not None:
             orm_config.timezone = timezone
+        # Each init sets both, as Tortoise's does: aware datetimes in UTC unless told otherwise.
+        time_settings.configure(
+            True if orm_config.use_tz is None else orm_config.use_tz,
+            orm_config.timezone or "UTC",
+        )
         chosen = cls.activate(orm_config)
         await connections.reset()
         engines = None if _redirect is None else await _redirect.bind(orm_config, chosen)
@@ -165,6 +171,13 @@ class YaraOrm:
             client = connections.get(name)
             for statement in cls.schema_statements(name, safe):
                 await client.execute_script(statement)
+
+    @classmethod
+    def describe_models(
+        cls, models: list[type[Model]] | None = None, serializable: bool = True
+    ) -> dict[str, Any]:
+        """Every initialised model's description, by `app.Model`."""
+        return {m._meta.full_name: m.describe(serializable) for m in models or cls.models}
 
     @classmethod
     async def close_connections(cls) -> None:

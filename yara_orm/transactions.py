@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 
 from yara_orm._engine import Transaction
 from yara_orm.connection import DatabaseClient, connections
+from yara_orm.exceptions import TransactionManagementError
 
 _current: contextvars.ContextVar[dict[str, TransactionClient] | None] = contextvars.ContextVar(
     "yara_transactions", default=None
@@ -23,15 +24,31 @@ _savepoint_ids = itertools.count(1)
 
 
 class TransactionClient(DatabaseClient):
-    """A client whose statements run inside one transaction."""
+    """A client whose statements run inside one transaction: pass it as `using_db=`, or end
+    the transaction early with `commit()` / `rollback()` (the block then leaves it alone)."""
 
     def __init__(self, base: DatabaseClient, transaction: Transaction) -> None:
         super().__init__(base.name, transaction, base.dialect)
         self.transaction = transaction
+        self.finished = False
 
     @property
     def in_transaction(self) -> bool:
         return True
+
+    async def commit(self) -> None:
+        if self.finished:
+            raise TransactionManagementError("the transaction is already finished")
+        self.finished = True
+        tx = self.transaction
+        await self.control(tx.commit_sql, tx.commit())
+
+    async def rollback(self) -> None:
+        if self.finished:
+            raise TransactionManagementError("the transaction is already finished")
+        self.finished = True
+        tx = self.transaction
+        await self.control(tx.rollback_sql, tx.rollback())
 
 
 def current_transaction(name: str) -> TransactionClient | None:
@@ -47,7 +64,7 @@ async def in_transaction(
     name = connection_name or "default"
     outer = current_transaction(name)
     if outer is not None:
-        async with _savepoint(outer) as client:
+        async with savepoint(outer) as client:
             yield client
         return
     base = connections.base(name)
@@ -60,16 +77,19 @@ async def in_transaction(
     try:
         yield client
     except BaseException:
-        await client.control(transaction.rollback_sql, transaction.rollback())
+        if not client.finished:
+            await client.rollback()
         raise
     else:
-        await client.control(transaction.commit_sql, transaction.commit())
+        if not client.finished:
+            await client.commit()
     finally:
         _current.reset(token)
 
 
 @asynccontextmanager
-async def _savepoint(outer: TransactionClient) -> AsyncIterator[TransactionClient]:
+async def savepoint(outer: TransactionClient) -> AsyncIterator[TransactionClient]:
+    """A savepoint inside `outer`'s transaction: rolled back alone if the block fails."""
     name = f"yara_nested_{next(_savepoint_ids)}"
     tx = outer.transaction
     await outer.control(tx.savepoint_sql(name, "create"), tx.savepoint(name))
@@ -103,4 +123,4 @@ def atomic(
     return decorate
 
 
-__all__ = ["TransactionClient", "atomic", "current_transaction", "in_transaction"]
+__all__ = ["TransactionClient", "atomic", "current_transaction", "in_transaction", "savepoint"]

@@ -105,7 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    item.config.stash[STATE].item_external = item.get_closest_marker("yara_external_db") is not None
+    uses_db = "yara_db" in getattr(item, "fixturenames", ()) or bool(
+        item.get_closest_marker("yara_db")
+    )
+    external = item.get_closest_marker("yara_external_db") is not None
+    item.config.stash[STATE].item_redirects = uses_db and not external
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -183,10 +187,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 FINDINGS = pytest.StashKey[list[str]]()
 
 
+@pytest.hookimpl(trylast=True)  # after the fixtures' teardown, which may still use the database
 def pytest_runtest_teardown(item: pytest.Item) -> None:
+    state: PluginState = item.config.stash[STATE]
+    state.item_redirects = False
     log = item.stash.get(ACTIVE, None)
     if log is not None:
-        state: PluginState = item.config.stash[STATE]
         state.report.add(item.nodeid, log, item.stash.get(FINDINGS, []))
 
 

@@ -123,13 +123,14 @@ class PluginState:
     notes: list[str] = field(default_factory=list)
     # The session-scoped request, to provision on first use from wherever that happens.
     session_request: pytest.FixtureRequest | None = None
-    # The running test is marked yara_external_db: the application's init is not redirected.
-    item_external: bool = False
+    # The running test (its fixtures included) uses the test database, and does not opt out
+    # with yara_external_db: the application's YaraOrm.init is redirected then, only.
+    item_redirects: bool = False
 
     def install(self) -> None:
-        """From configure to unconfigure: the application's YaraOrm.init goes to the test
-        databases, and connect() elsewhere is refused in tests that use them."""
-        redirect_init(InitRedirection(self.ensure_session, lambda: self.item_external))
+        """From configure to unconfigure: in tests that use the test database, the
+        application's YaraOrm.init goes to it, and connect() elsewhere is refused."""
+        redirect_init(InitRedirection(self.ensure_session, lambda: not self.item_redirects))
         add_connect_guard(self.connect_guard)
 
     def uninstall(self) -> None:
@@ -160,7 +161,8 @@ class PluginState:
         return self.server
 
     def guard(self, sql: str, connection: str) -> None:
-        if self.session is None:
+        # Only the plugin's own databases are guarded: a suite's own init is its business.
+        if self.session is None or not connections.is_borrowed(connection):
             return
         # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
         if self.access is None:

@@ -1,6 +1,6 @@
 //! SQL functions registered on every SQLite connection, so the ORM gets PostgreSQL's answers
-//! on SQLite: Unicode-aware lower-casing for case-insensitive lookups (SQLite's LOWER() only
-//! knows ASCII), and integer arithmetic that fails on overflow and on division by zero (where
+//! on SQLite: Unicode-aware lower- and upper-casing (SQLite's LOWER() and UPPER() only know
+//! ASCII), and integer arithmetic that fails on overflow and on division by zero (where
 //! SQLite would silently produce a float or NULL).
 
 use rusqlite::functions::{Context, FunctionFlags};
@@ -105,8 +105,16 @@ fn binary(op: char) -> impl Fn(&mut Context<'_>) -> rusqlite::Result<SqlValue> {
 }
 
 fn lower(ctx: &mut Context<'_>) -> rusqlite::Result<SqlValue> {
+    change_case(ctx, str::to_lowercase)
+}
+
+fn upper(ctx: &mut Context<'_>) -> rusqlite::Result<SqlValue> {
+    change_case(ctx, str::to_uppercase)
+}
+
+fn change_case(ctx: &Context<'_>, change: fn(&str) -> String) -> rusqlite::Result<SqlValue> {
     Ok(match ctx.get_raw(0) {
-        ValueRef::Text(bytes) => SqlValue::Text(String::from_utf8_lossy(bytes).to_lowercase()),
+        ValueRef::Text(bytes) => SqlValue::Text(change(&String::from_utf8_lossy(bytes))),
         ValueRef::Null => SqlValue::Null,
         ValueRef::Integer(i) => SqlValue::Integer(i),
         ValueRef::Real(f) => SqlValue::Real(f),
@@ -117,6 +125,7 @@ fn lower(ctx: &mut Context<'_>) -> rusqlite::Result<SqlValue> {
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("yara_lower", 1, flags, lower)?;
+    conn.create_scalar_function("yara_upper", 1, flags, upper)?;
     for (name, op) in [
         ("yara_add", '+'),
         ("yara_sub", '-'),

@@ -15,12 +15,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do, for the ORM and for tests that must know."""
+    """What a backend can do, for the ORM and for tests that must know (Tortoise's names,
+    so `requireCapability(dialect="postgres")` and the like work)."""
 
-    returning: bool = True
-    select_for_update: bool = False
+    dialect: str = ""
+    daemon: bool = True
+    requires_limit: bool = False
+    inline_comment: bool = False
+    supports_transactions: bool = True
+    support_for_update: bool = False
+    support_for_no_key_update: bool = False
+    support_index_hint: bool = False
+    support_update_limit_order_by: bool = False
+    support_for_posix_regex_queries: bool = False
+    support_json_attributes: bool = False
+    can_rollback_ddl: bool = True
+    support_returning: bool = True
     isolation_levels: tuple[str, ...] = ()
-    transactional_ddl: bool = True
 
 
 class Dialect:
@@ -109,6 +120,9 @@ class Dialect:
     def lower(self, sql: str) -> str:
         """Lower-cased text, for case-insensitive matching (Unicode-aware)."""
         return f"LOWER({sql})"
+
+    def upper(self, sql: str) -> str:
+        return f"UPPER({sql})"
 
     def arithmetic(self, operator: str, left: str, right: str) -> str:
         """`left <operator> right`; integer overflow and division by zero must raise."""

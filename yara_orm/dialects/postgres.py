@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 class PostgresDialect(Dialect):
     name = "postgres"
     capabilities = Capabilities(
-        returning=True,
-        select_for_update=True,
+        dialect="postgres",
+        support_for_update=True,
+        support_for_no_key_update=True,
+        support_for_posix_regex_queries=True,
+        support_json_attributes=True,
         isolation_levels=("read committed", "repeatable read", "serializable"),
     )
     column_types: ClassVar[dict[str, str]] = {

@@ -21,7 +21,7 @@ DATE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": 
 
 class SqliteDialect(Dialect):
     name = "sqlite"
-    capabilities = Capabilities(returning=True, select_for_update=False)
+    capabilities = Capabilities(dialect="sqlite", daemon=False, requires_limit=True)
     column_types: ClassVar[dict[str, str]] = {
         "int": "INTEGER",
         "bigint": "BIGINT",
@@ -102,6 +102,9 @@ class SqliteDialect(Dialect):
 
     def lower(self, sql: str) -> str:
         return f"yara_lower({sql})"
+
+    def upper(self, sql: str) -> str:
+        return f"yara_upper({sql})"
 
     def arithmetic(self, operator: str, left: str, right: str) -> str:
         return f"{self.ARITHMETIC[operator]}({left}, {right})"

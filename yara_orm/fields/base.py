@@ -27,6 +27,30 @@ class _Missing:
 NO_DEFAULT: Any = _Missing()
 
 
+class DatabaseDefault:
+    """The value of a field with `db_default` that was not set: the database fills it in on
+    INSERT. Falsy, so `if obj.field:` reads as "nothing yet"."""
+
+    def __init__(self, field: Field[Any]) -> None:
+        self.field = field
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"DatabaseDefault({self.field.name!r})"
+
+    def __str__(self) -> str:
+        return "<DB_DEFAULT>"
+
+
+#: Tortoise's name for "no db_default".
+DB_DEFAULT_NOT_SET = NO_DEFAULT
+
+
+StrEnum = enum.StrEnum
+
+
 class OnDelete(enum.StrEnum):
     CASCADE = "CASCADE"
     RESTRICT = "RESTRICT"
@@ -195,6 +219,12 @@ class Field(Generic[VALUE]):
 
     #: Converts a value read from the database; None when the engine's type is already right.
     from_db: Callable[[Any], Any] | None = None
+
+    def describe(self, serializable: bool = True) -> dict[str, Any]:
+        """The field's description, as Tortoise gives it."""
+        from yara_orm.models.describe import describe_field
+
+        return describe_field(self, serializable)
 
     def __repr__(self) -> str:
         owner = self.model.__name__ if self.model else "?"

@@ -9,8 +9,10 @@ import json
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+from yara_orm import timezone
+from yara_orm.exceptions import ConfigurationError
 from yara_orm.fields.base import NO_DEFAULT, Field
 
 
@@ -164,26 +166,56 @@ def _parse_iso(field: Field[Any], value: Any, parse: Any) -> Any:
     raise field.fail(value, f"is not a valid {field.db_kind}")
 
 
-class DatetimeField(Field[Any]):
-    """Aware datetimes, stored in UTC; a naive value is taken to be UTC."""
+class DatetimeField(Field[dt.datetime]):
+    """Datetimes, aware by default (see `yara_orm.timezone`): a naive value is read as wall time
+    in the configured time zone, values come back in that zone. With `use_tz=False` they are
+    naive, in that zone."""
 
     db_kind: ClassVar[str] = "datetime"
     python_types: ClassVar[tuple[type, ...]] = (dt.datetime,)
 
     def __init__(self, auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any):
+        if auto_now and auto_now_add:
+            raise ConfigurationError("You can choose only 'auto_now' or 'auto_now_add'")
         if auto_now or auto_now_add:
-            kwargs.setdefault("default", lambda: dt.datetime.now(dt.UTC))
+            kwargs.setdefault("default", timezone.now)
         super().__init__(**kwargs)
         self.auto_now = auto_now
         self.auto_now_add = auto_now_add
+        self.from_db = self._from_db
 
     def coerce(self, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, dt.UTC)
         return _parse_iso(self, value, dt.datetime.fromisoformat)
 
     def check(self, value: Any) -> Any:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
+        if timezone.get_use_tz():
+            if value.tzinfo is None:
+                return timezone.make_aware(value)
+            return value.astimezone(timezone.get_default_timezone())
+        if value.tzinfo is not None:
+            return timezone.make_naive(value)
         return value
+
+    def to_db(self, value: Any) -> Any:
+        # Stored in UTC: a naive value (use_tz=False) is wall time in the configured zone.
+        if value is not None and value.tzinfo is None:
+            value = timezone.make_aware(value)
+        return value
+
+    def _from_db(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        if timezone.get_use_tz():
+            return value.astimezone(timezone.get_default_timezone())
+        return timezone.make_naive(value)
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        return {"readOnly": True} if self.auto_now or self.auto_now_add else {}
 
 
 class DateField(Field[Any]):
@@ -231,7 +263,10 @@ class UUIDField(Field[Any]):
             raise self.fail(value, "is not a UUID") from None
 
 
-class JSONField(Field[Any]):
+JSON_VALUE = TypeVar("JSON_VALUE")
+
+
+class JSONField(Field[JSON_VALUE]):
     """Any JSON-serialisable value: dicts, lists, strings, numbers, booleans; or a pydantic
     model given as `field_type=`. `encoder=` (value to JSON text) and `decoder=` (JSON text to
     value) replace the json module's."""

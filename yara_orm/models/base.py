@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from yara_orm.exceptions import ConfigurationError, FieldError, ValidationError
-from yara_orm.fields.base import Field
-from yara_orm.fields.relations import ForeignKeyField, RelationField, cache_key
+from yara_orm import signals
+from yara_orm.exceptions import (
+    ConfigurationError,
+    DoesNotExist,
+    FieldError,
+    IncompleteInstanceError,
+    IntegrityError,
+    ObjectDoesNotExistError,
+    OperationalError,
+    ParamsError,
+    ValidationError,
+)
+from yara_orm.fields.base import DatabaseDefault, Field
+from yara_orm.fields.relations import (
+    BackwardManyToMany,
+    BackwardRelation,
+    ForeignKeyField,
+    ManyToManyField,
+    RelationField,
+    cache_key,
+)
 from yara_orm.fields.scalars import DatetimeField, IntField
 from yara_orm.indexes import as_index
+from yara_orm.manager import Manager
 from yara_orm.models.meta import MetaInfo, attname
 from yara_orm.models.registry import registry
+from yara_orm.query.expressions import Expression
 
 if TYPE_CHECKING:
     from yara_orm.query.queryset import QuerySet
+    from yara_orm.query.raw import RawQuery
 
 
 def _meta_option(meta: type | None, name: str, default: Any) -> Any:
@@ -61,13 +83,32 @@ class ModelMeta(type):
             if isinstance(own, RelationField):
                 setattr(cls, field_name, own)  # relations are descriptors
         if info.pk is None and not abstract:
-            auto = IntField(pk=True)
+            auto = IntField(primary_key=True)
             info.fields = {"id": auto, **info.fields}
             info.add_field("id", auto)
+        # Meta.manager, or the nearest base's (an abstract model's Meta passes it down).
+        manager = _meta_option(meta, "manager", None)
+        if manager is None:
+            for base in cls.__mro__[1:]:
+                base_meta = base.__dict__.get("_meta")
+                if isinstance(base_meta, MetaInfo) and base_meta.manager_template is not None:
+                    manager = base_meta.manager_template
+                    break
+        info.manager_template = manager
+        info.manager = (manager or Manager()).bind(cls)  # type: ignore[arg-type]
         cls._meta = info  # type: ignore[attr-defined]
+        # Managers declared as class attributes (`all_objects = Manager()`) serve this model.
+        for attribute in dir(cls):
+            value = getattr(cls, attribute, None)
+            if isinstance(value, Manager) and value._model is not cls:
+                setattr(cls, attribute, value.bind(cls))  # type: ignore[arg-type]
         if not abstract:
             registry.register(cls)  # type: ignore[arg-type]
         return cls
+
+    def __getitem__(cls, key: Any) -> Any:
+        """`await Tournament[1]`: the row with that primary key, or ObjectDoesNotExistError."""
+        return cls._by_pk(key)  # type: ignore[attr-defined]
 
 
 def _normalise_groups(groups: Any) -> tuple[tuple[str, ...], ...]:
@@ -85,6 +126,8 @@ class Model(metaclass=ModelMeta):
     # Set on instances loaded together by one query (the N+1 detector reads it).
     _batch: Any = None
     _saved_in_db: bool = False
+    # Loaded with only(): some columns are missing, so only update_fields saves work.
+    _partial: bool = False
 
     def __init__(self, **kwargs: Any) -> None:
         meta = self._meta
@@ -92,13 +135,27 @@ class Model(metaclass=ModelMeta):
             raise ConfigurationError(
                 f"{type(self).__name__} is not initialised: call `await YaraOrm.init(...)` first"
             )
+        name = type(self).__name__
         state = self.__dict__
-        for key in kwargs:
-            if key not in meta.fields and not any(key == attname(f) for f in meta.columns):
+        for key, value in kwargs.items():
+            field = meta.fields.get(key)
+            if field is None:
+                if any(key == attname(f) for f in meta.columns):
+                    continue
                 raise FieldError(
-                    f"{type(self).__name__} has no field {key!r}; "
-                    f"valid fields: {', '.join(sorted(meta.fields))}"
+                    f"{name} has no field {key!r}; valid fields: {', '.join(sorted(meta.fields))}"
                 )
+            if isinstance(field, ManyToManyField | BackwardManyToMany):
+                raise ConfigurationError(
+                    f"{name}.{key} is a many-to-many relation: it can't be set through init or "
+                    f"create; save the instance, then `await obj.{key}.add(...)`"
+                )
+            if isinstance(field, BackwardRelation):
+                raise ConfigurationError(
+                    f"{name}.{key} is the reverse side of a relation: it can't be set through "
+                    "init; set the foreign key on the related model instead"
+                )
+        waiting: dict[str, Any] = {}
         for field in meta.columns:
             if isinstance(field, ForeignKeyField):
                 if field.name in kwargs:
@@ -107,16 +164,26 @@ class Model(metaclass=ModelMeta):
                 value = kwargs.get(field.attname)
                 if value is not None:
                     value = field.validate(value)
-                elif not field.null:
-                    value = None  # checked on save, when the related object may exist
                 state[field.attname] = value
                 continue
             if field.name in kwargs:
-                state[field.name] = field.validate(kwargs[field.name])
+                value = kwargs[field.name]
+                state[field.name] = (
+                    value if isinstance(value, Expression) else field.validate(value)
+                )
             elif field.has_default():
-                state[field.name] = field.validate(field.default_value())
+                default = field.default
+                if inspect.iscoroutinefunction(default):
+                    waiting[field.name] = default  # awaited on save
+                    state[field.name] = None
+                else:
+                    state[field.name] = field.validate(field.default_value())
+            elif field.has_db_default():
+                state[field.name] = DatabaseDefault(field)
             else:
                 state[field.name] = None
+        if waiting:
+            state["_await_when_save"] = waiting
 
     # Hydration ---------------------------------------------------------------------------
 
@@ -162,21 +229,20 @@ class Model(metaclass=ModelMeta):
             raise TypeError(f"an unsaved {type(self).__name__} has no primary key to hash")
         return hash((type(self).__name__, self.pk))
 
+    def __str__(self) -> str:
+        return f"<{type(self).__name__}>"
+
     def __repr__(self) -> str:
-        meta = self._meta
-        shown = [f"{meta.pk.name}={self.pk!r}"]
-        for field in meta.columns[:4]:
-            if field is not meta.pk:
-                shown.append(f"{attname(field)}={self.__dict__.get(attname(field))!r}")
-        return f"<{type(self).__name__} {' '.join(shown)}>"
+        if self.pk is not None:
+            return f"<{type(self).__name__}: {self.pk}>"
+        return f"<{type(self).__name__}>"
 
     # Class-level queries -----------------------------------------------------------------
 
     @classmethod
-    def all(cls) -> QuerySet[Self]:
-        from yara_orm.query.queryset import QuerySet
-
-        return QuerySet(cls)
+    def all(cls, using_db: Any = None) -> QuerySet[Self]:
+        query = cls._meta.manager.get_queryset()
+        return query if using_db is None else query.using_db(using_db)  # type: ignore[no-any-return]
 
     @classmethod
     def filter(cls, *args: Any, **kwargs: Any) -> QuerySet[Self]:
@@ -191,84 +257,148 @@ class Model(metaclass=ModelMeta):
         return cls.all().annotate(**kwargs)
 
     @classmethod
-    def first(cls) -> Any:
-        return cls.all().first()
+    def first(cls, using_db: Any = None) -> Any:
+        return cls.all(using_db).first()
 
     @classmethod
-    def get(cls, *args: Any, **kwargs: Any) -> Any:
-        return cls.all().get(*args, **kwargs)
+    def get(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
+        return cls.all(using_db).get(*args, **kwargs)
 
     @classmethod
-    def get_or_none(cls, *args: Any, **kwargs: Any) -> Any:
-        return cls.all().get_or_none(*args, **kwargs)
+    def get_or_none(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
+        return cls.all(using_db).get_or_none(*args, **kwargs)
 
     @classmethod
-    def exists(cls, *args: Any, **kwargs: Any) -> Any:
-        return cls.filter(*args, **kwargs).exists()
+    def exists(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
+        return cls.all(using_db).filter(*args, **kwargs).exists()
 
     @classmethod
-    def select_for_update(cls, **kwargs: Any) -> QuerySet[Self]:
-        return cls.all().select_for_update(**kwargs)
+    def select_for_update(cls, *args: Any, **kwargs: Any) -> QuerySet[Self]:
+        return cls.all().select_for_update(*args, **kwargs)
 
     @classmethod
-    async def create(cls, **kwargs: Any) -> Self:
+    async def _by_pk(cls, key: Any) -> Self:
+        try:
+            found = await cls.filter(pk=key).first()
+        except ValidationError:
+            found = None
+        if found is None:
+            raise ObjectDoesNotExistError(cls, cls._meta.pk.name, key)
+        return found  # type: ignore[no-any-return]
+
+    @classmethod
+    async def create(cls, using_db: Any = None, **kwargs: Any) -> Self:
         instance = cls(**kwargs)
-        await instance.save(force_create=True)
+        await instance.save(using_db=using_db, force_create=True)
         return instance
 
     @classmethod
     async def get_or_create(
-        cls, defaults: dict[str, Any] | None = None, **kwargs: Any
+        cls, defaults: dict[str, Any] | None = None, using_db: Any = None, **kwargs: Any
     ) -> tuple[Self, bool]:
-        from yara_orm.transactions import in_transaction
+        """The row matching `kwargs`, or a new one with `defaults` as well. Safe under
+        concurrency: a racing insert of the same unique values is read back instead."""
+        if not kwargs:
+            raise ValueError("get_or_create needs keyword arguments to look the row up by")
+        from yara_orm.transactions import in_transaction, savepoint
 
-        async with in_transaction(cls._meta.connection):
-            found = await cls.filter(**kwargs).first()
+        found = await cls.filter(**kwargs).using_db(using_db).first() if using_db else None
+        if found is not None:
+            return found, False
+        async with in_transaction(cls._meta.connection) as outer:
+            client = using_db or outer
+            found = await cls.filter(**kwargs).using_db(client).first()
             if found is not None:
                 return found, False
-            return await cls.create(**{**kwargs, **(defaults or {})}), True
+            try:
+                async with savepoint(outer):
+                    created = await cls.create(using_db=client, **{**kwargs, **(defaults or {})})
+                    return created, True
+            except IntegrityError:
+                # Another task inserted it meanwhile: that row is the answer.
+                try:
+                    return await cls.filter(**kwargs).using_db(client).get(), False
+                except DoesNotExist:
+                    raise
+                except Exception:  # pragma: no cover - re-raise the original conflict
+                    raise
 
     @classmethod
     async def update_or_create(
-        cls, defaults: dict[str, Any] | None = None, **kwargs: Any
+        cls, defaults: dict[str, Any] | None = None, using_db: Any = None, **kwargs: Any
     ) -> tuple[Self, bool]:
         from yara_orm.transactions import in_transaction
 
-        async with in_transaction(cls._meta.connection):
-            found = await cls.filter(**kwargs).select_for_update().first()
+        async with in_transaction(cls._meta.connection) as client:
+            db = using_db or client
+            found = await cls.filter(**kwargs).using_db(db).select_for_update().first()
             if found is None:
-                return await cls.create(**{**kwargs, **(defaults or {})}), True
+                return await cls.create(using_db=db, **{**kwargs, **(defaults or {})}), True
             for key, value in (defaults or {}).items():
                 setattr(found, key, value)
-            await found.save(update_fields=list(defaults or {}))
+            await found.save(using_db=db, update_fields=list(defaults or {}))
             return found, False
 
     @classmethod
     async def bulk_create(
-        cls, objects: Iterable[Self], batch_size: int | None = None
+        cls,
+        objects: Iterable[Self],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_fields: Iterable[str] | None = None,
+        on_conflict: Iterable[str] | None = None,
+        using_db: Any = None,
     ) -> list[Self]:
         from yara_orm.query.writes import bulk_create
 
-        created = await bulk_create(cls, list(objects), batch_size)
+        created = await bulk_create(
+            cls,
+            list(objects),
+            batch_size,
+            using_db,
+            ignore_conflicts,
+            list(update_fields or []),
+            list(on_conflict or []),
+        )
         return created  # type: ignore[return-value]
 
     @classmethod
     async def bulk_update(
-        cls, objects: Iterable[Self], fields: Iterable[str], batch_size: int | None = None
+        cls,
+        objects: Iterable[Self],
+        fields: Iterable[str],
+        batch_size: int | None = None,
+        using_db: Any = None,
     ) -> int:
         from yara_orm.query.writes import bulk_update
 
-        return await bulk_update(cls, list(objects), list(fields), batch_size)
+        return await bulk_update(cls, list(objects), list(fields), batch_size, using_db)
 
     @classmethod
-    async def in_bulk(cls, ids: Iterable[Any], field_name: str = "pk") -> dict[Any, Self]:
-        found = await cls.filter(**{f"{field_name}__in": list(ids)})
-        return {getattr(obj, field_name): obj for obj in found}
+    async def in_bulk(
+        cls, id_list: Iterable[Any], field_name: str = "pk", using_db: Any = None
+    ) -> dict[Any, Self]:
+        return await cls.all(using_db).in_bulk(id_list, field_name)
+
+    @classmethod
+    def raw(cls, sql: str, using_db: Any = None) -> RawQuery[Self]:
+        """Instances from your own SQL: `await Book.raw("SELECT * FROM book WHERE …")`."""
+        from yara_orm.query.raw import RawQuery
+
+        return RawQuery(cls, sql, using_db)
+
+    @classmethod
+    def describe(cls, serializable: bool = True) -> dict[str, Any]:
+        """The model's description (table, fields, relations), as Tortoise gives it."""
+        from yara_orm.models.describe import describe_model
+
+        return describe_model(cls, serializable)
 
     # Instance writes ---------------------------------------------------------------------
 
     def _validated_state(self, names: Iterable[str] | None = None) -> dict[str, Any]:
-        """Column -> database value, after checking every value against its field."""
+        """Column -> database value, after checking every value against its field. Fields
+        left to their db_default are omitted; expressions are passed through."""
         meta = self._meta
         chosen = meta.columns if names is None else [meta.column_field(n) for n in names]
         values: dict[str, Any] = {}
@@ -281,39 +411,76 @@ class Model(metaclass=ModelMeta):
             if isinstance(field, ForeignKeyField) and value is None:
                 related = self.__dict__.get(cache_key(field.name))
                 if related is not None:
-                    value = related.pk
+                    value = field.key_of(related)
                     self.__dict__[key] = value
+            if isinstance(value, DatabaseDefault):
+                continue
             if value is None and field.generated:
+                continue
+            if isinstance(value, Expression):
+                values[field.column] = value
                 continue
             value = field.validate(value)
             self.__dict__[key] = value
             values[field.column] = field.to_db(value)
         return values
 
+    async def _await_defaults(self) -> None:
+        waiting = self.__dict__.pop("_await_when_save", None)
+        if waiting:
+            for name, default in waiting.items():
+                if self.__dict__.get(name) is None:
+                    field = self._meta.fields[name]
+                    self.__dict__[name] = field.validate(await default())
+
     async def save(
-        self, update_fields: Iterable[str] | None = None, force_create: bool = False
+        self,
+        using_db: Any = None,
+        update_fields: Iterable[str] | None = None,
+        force_create: bool = False,
+        force_update: bool = False,
     ) -> None:
+        """INSERT a new instance (or one whose pk was set to None), UPDATE a saved one.
+        `update_fields` writes only those; `force_create` / `force_update` insist."""
         from yara_orm.query.writes import insert_instance, update_instance
 
-        if force_create or not self._saved_in_db:
-            await insert_instance(self)
-        else:
-            await update_instance(self, None if update_fields is None else list(update_fields))
-
-    async def delete(self) -> None:
-        if self.pk is None:
-            raise ValidationError(
-                f"{type(self).__name__}: cannot delete an instance that was never saved",
-                model=type(self).__name__,
-                field=self._meta.pk.name,
-                value=None,
+        fields = None if update_fields is None else list(update_fields)
+        if self._partial and not fields:
+            raise IncompleteInstanceError(
+                f"{type(self).__name__} is a partial model (loaded with only()): it can only be "
+                "saved with update_fields naming the fields it has"
             )
-        await type(self).filter(pk=self.pk).delete()
-        self._saved_in_db = False
+        await self._await_defaults()
+        await signals.send(signals.Signals.pre_save, self, using_db, fields)
+        if force_create:
+            await insert_instance(self, using_db)
+            created = True
+        elif force_update:
+            if await update_instance(self, fields, using_db) == 0:
+                raise IntegrityError(f"Can't update object that doesn't exist. PK: {self.pk}")
+            created = False
+        elif (self._saved_in_db or fields) and self.pk is not None:
+            await update_instance(self, fields, using_db)
+            created = False
+        else:
+            await insert_instance(self, using_db)
+            created = True
+        self._saved_in_db = True
+        await signals.send(signals.Signals.post_save, self, created, using_db, fields)
 
-    async def refresh_from_db(self, fields: Iterable[str] | None = None) -> None:
+    async def delete(self, using_db: Any = None) -> None:
+        if not self._saved_in_db or self.pk is None:
+            raise OperationalError("Can't delete unpersisted record")
+        await signals.send(signals.Signals.pre_delete, self, using_db)
+        await type(self).filter(pk=self.pk).using_db(using_db).delete()
+        self._saved_in_db = False
+        await signals.send(signals.Signals.post_delete, self, using_db)
+
+    async def refresh_from_db(
+        self, fields: Iterable[str] | None = None, using_db: Any = None
+    ) -> None:
         names = list(fields) if fields is not None else None
-        query = type(self).filter(pk=self.pk)
+        query = type(self).filter(pk=self.pk).using_db(using_db)
         if names:
             values = await query.values(*names).first()
             if values is None:
@@ -327,16 +494,61 @@ class Model(metaclass=ModelMeta):
             raise self._gone()
         for key in self._meta.attnames:
             self.__dict__[key] = fresh.__dict__[key]
+        self._partial = False
 
     def _gone(self) -> Exception:
-        from yara_orm.exceptions import DoesNotExist
-
         return DoesNotExist(f"{type(self).__name__} with pk={self.pk!r} no longer exists")
 
-    async def fetch_related(self, *names: str) -> None:
+    async def fetch_related(self, *names: Any, using_db: Any = None) -> None:
         from yara_orm.query.prefetch import prefetch_related_objects
 
-        await prefetch_related_objects([self], names)
+        await prefetch_related_objects([self], names, using_db)
+
+    def clone(self, pk: Any = None) -> Self:
+        """An unsaved copy (with `pk`, or without one so saving inserts a new row)."""
+        meta = self._meta
+        if pk is None and meta.pk.required:
+            raise ParamsError(
+                f"{type(self).__name__}.clone() needs pk=...: its primary key is not generated"
+            )
+        copied = copy.copy(self)
+        copied.__dict__ = dict(self.__dict__)
+        copied.__dict__.pop("_batch", None)
+        copied.pk = pk
+        copied._saved_in_db = False
+        return copied
+
+    def update_from_dict(self, data: dict[str, Any]) -> Self:
+        """Set fields from `data` (validated); relations and unknown keys are refused."""
+        meta = self._meta
+        for key, value in data.items():
+            field = meta.fields.get(key)
+            if field is None or (field.is_relation and not isinstance(field, ForeignKeyField)):
+                if field is None and not any(key == attname(f) for f in meta.columns):
+                    raise FieldError(
+                        f"{type(self).__name__} has no field {key!r}; "
+                        f"valid fields: {', '.join(sorted(meta.fields))}"
+                    )
+                if field is not None:
+                    raise ConfigurationError(
+                        f"{type(self).__name__}.{key} is a relation: set it on its own"
+                    )
+            if field is not None and field.pk:
+                raise ValidationError(
+                    f"{type(self).__name__}.{key} is the primary key: update_from_dict does not "
+                    "change it",
+                    model=type(self).__name__,
+                    field=key,
+                    value=value,
+                )
+            setattr(self, key, value)
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._meta.fk_attnames:
+            # Setting `reporter_id` forgets a cached `reporter` that no longer matches.
+            self.__dict__.pop(cache_key(self._meta.fk_attnames[name]), None)
+        object.__setattr__(self, name, value)
 
 
 __all__ = ["Model"]

@@ -46,6 +46,9 @@ class MetaInfo:
         self.table_description = table_description
         # After an INSERT, read back the values the database filled in (db_default).
         self.fetch_db_defaults = fetch_db_defaults
+        # Meta.manager as declared (inherited by subclasses), and bound to this model.
+        self.manager_template: Any = None
+        self.manager: Any = None
         self.fields: dict[str, Field[Any]] = {}
         # Fields as declared (inherited ones included), before the ORM adds reverse sides.
         self.declared: dict[str, Field[Any]] = {}
@@ -55,6 +58,7 @@ class MetaInfo:
         self.columns: list[Field[Any]] = []
         self.attnames: tuple[str, ...] = ()
         self.converters: list[tuple[int, Callable[[Any], Any]]] = []
+        self.fk_attnames: dict[str, str] = {}
 
     def add_field(self, name: str, field: Field[Any]) -> None:
         field.bind(self.model, name)
@@ -73,6 +77,9 @@ class MetaInfo:
         self.converters = [
             (index, f.from_db) for index, f in enumerate(self.columns) if f.from_db is not None
         ]
+        self.fk_attnames = {
+            f.attname: f.name for f in self.fields.values() if isinstance(f, ForeignKeyField)
+        }
         self.finalized = True
 
     # Tortoise's names ------------------------------------------------------------------

@@ -36,6 +36,21 @@ def _not_loaded(instance: Model, name: str) -> RelationNotLoaded:
     )
 
 
+class _NoneAwaitable:
+    """`await obj.maybe_relation` when there is none: awaits to None."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if False:  # pragma: no cover - makes this a generator
+            yield
+        return None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NoneAwaitable = _NoneAwaitable()
+
+
 class PendingRelation:
     """`book.author` before it is loaded: await it; using it directly raises."""
 

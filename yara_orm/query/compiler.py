@@ -406,9 +406,13 @@ class Statements:
 
     # Statements ---------------------------------------------------------------------------
 
-    def select(self) -> tuple[str, list[Any], SelectPlan]:
+    def select(
+        self, params: list[Any] | None = None, alias_prefix: str = "t"
+    ) -> tuple[str, list[Any], SelectPlan]:
+        """The SELECT; `params` and `alias_prefix` when it is a subquery of another statement
+        (so placeholders and aliases continue the outer statement's)."""
         query = self.query
-        compiler = self.compiler()
+        compiler = self.compiler(params=params, alias_prefix=alias_prefix)
         if query._values is not None:
             columns, plan = self.value_columns(compiler)
         else:

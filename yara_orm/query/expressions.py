@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from yara_orm.query.compiler import Compiler
+    from yara_orm.query.queryset import QuerySet
 
 
 class Q:
@@ -130,22 +131,115 @@ class CombinedExpression(Expression):
         return compiler.dialect.arithmetic(self.operator, left, right)
 
 
+def _operand(compiler: Compiler, value: Any, field_names: bool) -> str:
+    """An argument of a function: an expression, a field path (when `field_names`), or a value."""
+    if isinstance(value, Expression):
+        return value.compile(compiler)
+    if field_names and isinstance(value, str):
+        return compiler.column_for_path(value, comparable=True)
+    return compiler.param(value)
+
+
+class Function(Expression):
+    """A SQL function over a field (by name or expression) and further arguments."""
+
+    database_func = ""
+    #: Which arguments after the first name fields (the rest are values).
+    fields_after_first = False
+
+    def __init__(self, field: str | Expression, *default_values: Any) -> None:
+        self.field = field
+        self.default_values = default_values
+        self.is_aggregate = isinstance(field, Expression) and field.is_aggregate
+
+    def arguments(self, compiler: Compiler) -> list[str]:
+        first = _operand(compiler, self.field, True)
+        rest = [_operand(compiler, v, self.fields_after_first) for v in self.default_values]
+        return [first, *rest]
+
+    def compile(self, compiler: Compiler) -> str:
+        return f"{self.database_func}({', '.join(self.arguments(compiler))})"
+
+    def __repr__(self) -> str:
+        args = ", ".join(repr(a) for a in (self.field, *self.default_values))
+        return f"{type(self).__name__}({args})"
+
+
+class RawSQL(Expression):
+    """SQL written by hand, used as it is: never build it from user input."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def compile(self, compiler: Compiler) -> str:
+        return self.sql
+
+
+class Subquery(Expression):
+    """A queryset as a value: `filter(id__in=Subquery(Other.filter(...).values("fk")))`."""
+
+    def __init__(self, query: QuerySet[Any]) -> None:
+        self.query = query
+
+    def compile(self, compiler: Compiler) -> str:
+        from yara_orm.query.compiler import Statements
+
+        sql, _, _ = Statements(self.query).select(
+            params=compiler.params, alias_prefix=compiler.prefix + "s"
+        )
+        return f"({sql})"
+
+
+class When(Expression):
+    """One branch of a `Case`: the filters (as `Q`s or keywords) and the value `then`."""
+
+    def __init__(self, *args: Q, then: Any, negate: bool = False, **kwargs: Any) -> None:
+        self.condition = Q(*args, **kwargs)
+        if negate:
+            self.condition = ~self.condition
+        self.then = then
+
+    def compile(self, compiler: Compiler) -> str:
+        value = _operand(compiler, self.then, False)
+        return f"WHEN {compiler.where(self.condition)} THEN {value}"
+
+
+class Case(Expression):
+    """`CASE WHEN … THEN … ELSE default END`; string values are values, not field names
+    (use `F("name")` for a column)."""
+
+    def __init__(self, *whens: When, default: Any = None) -> None:
+        self.whens = whens
+        self.default = default
+
+    def compile(self, compiler: Compiler) -> str:
+        branches = " ".join(when.compile(compiler) for when in self.whens)
+        default = _operand(compiler, self.default, False)
+        return f"CASE {branches} ELSE {default} END"
+
+
 class Aggregate(Expression):
     function = ""
     is_aggregate = True
 
-    def __init__(self, field: str | Expression, distinct: bool = False) -> None:
+    def __init__(
+        self,
+        field: str | Expression,
+        *default_values: Any,
+        distinct: bool = False,
+        _filter: Q | None = None,
+    ) -> None:
         self.field = field
         self.distinct = distinct
+        self.filter = _filter
 
     def compile(self, compiler: Compiler) -> str:
-        inner = (
-            self.field.compile(compiler)
-            if isinstance(self.field, Expression)
-            else compiler.column_for_path(self.field, comparable=True)
-        )
+        inner = _operand(compiler, self.field, True)
         distinct = "DISTINCT " if self.distinct else ""
-        return f"{self.function}({distinct}{inner})"
+        sql = f"{self.function}({distinct}{inner})"
+        if self.filter is not None:
+            sql += f" FILTER (WHERE {compiler.where(self.filter)})"
+        return sql
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.field!r})"

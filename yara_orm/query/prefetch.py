@@ -57,18 +57,18 @@ def _tree(lookups: Iterable[str | Prefetch]) -> dict[str, _Node]:
 
 
 async def prefetch_related_objects(
-    instances: Sequence[Model], lookups: Iterable[str | Prefetch]
+    instances: Sequence[Model], lookups: Iterable[str | Prefetch], using_db: Any = None
 ) -> None:
     if not instances:
         return
     for name, node in _tree(lookups).items():
-        loaded = await _prefetch_one(instances, name, node.prefetch)
+        loaded = await _prefetch_one(instances, name, node.prefetch, using_db)
         if node.children and loaded:
-            await prefetch_related_objects(loaded, node.children)
+            await prefetch_related_objects(loaded, node.children, using_db)
 
 
 async def _prefetch_one(
-    instances: Sequence[Model], name: str, prefetch: Prefetch | None
+    instances: Sequence[Model], name: str, prefetch: Prefetch | None, using_db: Any = None
 ) -> list[Model]:
     model = type(instances[0])
     field = model._meta.fields.get(name)
@@ -80,7 +80,7 @@ async def _prefetch_one(
         )
     target: type[Model] = field.related_model  # type: ignore[attr-defined]
     query = prefetch.queryset if prefetch and prefetch.queryset is not None else target.all()
-    query = query._clone()
+    query = query._clone() if using_db is None else query.using_db(using_db)
     query._load_context = LoadContext(model.__name__, name, "prefetch", None, instances[0]._batch)
     store = prefetch.to_attr if prefetch and prefetch.to_attr else cache_key(name)
 

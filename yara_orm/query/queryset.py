@@ -4,7 +4,7 @@ with `async for`, or asked for `count()`, `exists()`, `first()`, `update()`, `de
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load
@@ -240,6 +240,11 @@ class QuerySet(Generic[M]):
             return await self.get(*args, **kwargs)
         except DoesNotExist:
             return None
+
+    async def in_bulk(self, id_list: Iterable[Any], field_name: str = "pk") -> dict[Any, M]:
+        """The rows whose `field_name` is among `id_list`, by that value."""
+        found = await self.filter(**{f"{field_name}__in": list(id_list)})
+        return {getattr(obj, field_name): obj for obj in found}
 
     async def count(self) -> int:
         sql, params = self._statements().count()

@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
-from yara_orm.exceptions import ValidationError
+from yara_orm.exceptions import ParamsError, ValidationError
+from yara_orm.models.meta import attname
+from yara_orm.query.compiler import Compiler
+from yara_orm.query.expressions import Expression
 from yara_orm.transactions import in_transaction
 
 if TYPE_CHECKING:
@@ -17,46 +20,70 @@ if TYPE_CHECKING:
 MAX_PARAMS_PER_STATEMENT = 30_000
 
 
-def _client(model: type[Model]) -> Any:
-    return connections.get(model._meta.connection)
+def _client(model: type[Model], using_db: Any = None) -> Any:
+    return using_db if using_db is not None else connections.get(model._meta.connection)
 
 
 @contextlib.asynccontextmanager
-async def _all_or_nothing(model: type[Model], statements: int) -> AsyncIterator[Any]:
+async def _all_or_nothing(
+    model: type[Model], statements: int, using_db: Any = None
+) -> AsyncIterator[Any]:
     """The client to run a bulk write's statements on. More than one statement runs in a
     transaction (a savepoint inside one), so a failure or a cancellation part-way leaves
     nothing behind; one statement is atomic on its own."""
+    client = _client(model, using_db)
     if statements <= 1:
-        yield _client(model)
+        yield client
+        return
+    if using_db is not None and getattr(using_db, "in_transaction", False):
+        # Already in the caller's transaction: a savepoint inside it.
+        from yara_orm.transactions import savepoint
+
+        async with savepoint(using_db):
+            yield client
         return
     async with in_transaction(model._meta.connection) as client:
         yield client
 
 
-async def insert_instance(instance: Model) -> None:
+async def insert_instance(instance: Model, using_db: Any = None) -> None:
+    """INSERT one instance; the primary key and the values the database filled in
+    (db_default) are read back with RETURNING."""
     model = type(instance)
     meta = model._meta
-    client = _client(model)
+    client = _client(model, using_db)
     dialect = client.dialect
     values = instance._validated_state()
     columns = ", ".join(dialect.quote(c) for c in values)
     marks = ", ".join(dialect.placeholder(i) for i in range(1, len(values) + 1))
     table = dialect.quote(meta.table)
-    pk = meta.pk
     if values:
         sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
     else:
         sql = f"INSERT INTO {table} DEFAULT VALUES"
-    sql += f" RETURNING {dialect.quote(pk.column)}"
+    returned = [meta.pk]
+    if meta.fetch_db_defaults:
+        returned += [
+            f
+            for f in meta.columns
+            if f.has_db_default() and f is not meta.pk and f.column not in values
+        ]
+    sql += " RETURNING " + ", ".join(dialect.quote(f.column) for f in returned)
     rows = await client.fetch(sql, list(values.values()))
-    instance.__dict__[pk.name] = rows[0][0]
+    state = instance.__dict__
+    for field, value in zip(returned, rows[0], strict=True):
+        state[attname(field)] = value if field.from_db is None else field.from_db(value)
     instance._saved_in_db = True
 
 
-async def update_instance(instance: Model, update_fields: list[str] | None) -> None:
+async def update_instance(
+    instance: Model, update_fields: list[str] | None, using_db: Any = None
+) -> int:
+    """UPDATE one instance's columns (or `update_fields`); the number of rows changed. A field
+    holding an expression (`obj.n = F("n") + 1`) is computed by the database."""
     model = type(instance)
     meta = model._meta
-    client = _client(model)
+    client = _client(model, using_db)
     dialect = client.dialect
     if update_fields is not None:
         # column_field raises FieldError naming an unknown field and listing the valid ones.
@@ -67,24 +94,58 @@ async def update_instance(instance: Model, update_fields: list[str] | None) -> N
         names = [f.name for f in meta.columns if f is not meta.pk]
     values = instance._validated_state(names)
     if not values:
-        return
-    assignments = ", ".join(
-        f"{dialect.quote(column)} = {dialect.placeholder(i)}"
-        for i, column in enumerate(values, start=1)
-    )
-    pk_mark = dialect.placeholder(len(values) + 1)
+        return 0
+    compiler = Compiler(model, dialect)
+    compiler.base_alias = dialect.quote(meta.table)
+    assignments = []
+    for column, value in values.items():
+        target = dialect.quote(column)
+        if isinstance(value, Expression):
+            assignments.append(f"{target} = {value.compile(compiler)}")
+        else:
+            assignments.append(f"{target} = {compiler.param(value)}")
+    pk_mark = compiler.param(meta.pk.to_db(instance.pk))
     sql = (
-        f"UPDATE {dialect.quote(meta.table)} SET {assignments} "
+        f"UPDATE {dialect.quote(meta.table)} SET {', '.join(assignments)} "
         f"WHERE {dialect.quote(meta.pk.column)} = {pk_mark}"
     )
-    await client.execute(sql, [*values.values(), meta.pk.to_db(instance.pk)])
+    return int(await client.execute(sql, compiler.params))
+
+
+def conflict_clause(
+    model: type[Model],
+    dialect: Any,
+    ignore_conflicts: bool,
+    update_fields: list[str],
+    on_conflict: list[str],
+) -> str:
+    """`ON CONFLICT …` for bulk_create: skip conflicting rows, or update `update_fields` of the
+    row already there (conflicts judged on the `on_conflict` fields)."""
+    if not ignore_conflicts and not update_fields:
+        return ""
+    meta = model._meta
+    q = dialect.quote
+    if ignore_conflicts:
+        return " ON CONFLICT DO NOTHING"
+    if not on_conflict:
+        raise ParamsError("bulk_create(update_fields=...) needs on_conflict=[unique fields]")
+    target = ", ".join(q(meta.column_field(name).column) for name in on_conflict)
+    columns = [q(meta.column_field(name).column) for name in update_fields]
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+    return f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
 
 
 async def bulk_create(
-    model: type[Model], objects: list[Model], batch_size: int | None
+    model: type[Model],
+    objects: list[Model],
+    batch_size: int | None,
+    using_db: Any = None,
+    ignore_conflicts: bool = False,
+    update_fields: list[str] | None = None,
+    on_conflict: list[str] | None = None,
 ) -> list[Model]:
     """Insert `objects` with one multi-row INSERT per batch, all or nothing; fills in their
-    primary keys."""
+    primary keys (not for rows skipped with `ignore_conflicts`)."""
     if not objects:
         return objects
     meta = model._meta
@@ -94,7 +155,10 @@ async def bulk_create(
                 f"bulk_create on {model.__name__} got a {type(obj).__name__}",
                 model=model.__name__,
             )
-    dialect = _client(model).dialect
+    dialect = _client(model, using_db).dialect
+    conflict = conflict_clause(
+        model, dialect, ignore_conflicts, list(update_fields or []), list(on_conflict or [])
+    )
     rows = [obj._validated_state() for obj in objects]
     # Rows may differ in which generated columns they give: group by column set.
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -109,7 +173,7 @@ async def bulk_create(
     table = dialect.quote(meta.table)
     pk = meta.pk
     keys: dict[int, Any] = {}
-    async with _all_or_nothing(model, len(batches)) as client:
+    async with _all_or_nothing(model, len(batches), using_db) as client:
         for columns, chunk in batches:
             params: list[Any] = []
             tuples = []
@@ -120,35 +184,41 @@ async def bulk_create(
                     marks.append(dialect.placeholder(len(params)))
                 tuples.append(f"({', '.join(marks)})")
             quoted = ", ".join(dialect.quote(c) for c in columns)
-            sql = (
-                f"INSERT INTO {table} ({quoted}) VALUES {', '.join(tuples)} "
-                f"RETURNING {dialect.quote(pk.column)}"
-            )
-            returned = await client.fetch(sql, params)
-            # Both backends return RETURNING rows in VALUES order for a plain INSERT.
+            sql = f"INSERT INTO {table} ({quoted}) VALUES {', '.join(tuples)}{conflict}"
+            if ignore_conflicts:
+                await client.execute(sql, params)  # skipped rows return nothing to match
+                continue
+            returned = await client.fetch(sql + f" RETURNING {dialect.quote(pk.column)}", params)
+            # Both backends return RETURNING rows in VALUES order (updated ones included).
             for index, (key,) in zip(chunk, returned, strict=True):
                 keys[index] = key
     # Filled in only once every batch is in: a failed bulk write leaves the objects unsaved.
     for index, key in keys.items():
-        objects[index].__dict__[pk.name] = key
-        objects[index]._saved_in_db = True
+        objects[index].__dict__[meta.pk_attr] = key
+    if not ignore_conflicts:
+        for obj in objects:
+            obj._saved_in_db = True
     return objects
 
 
 async def bulk_update(
-    model: type[Model], objects: list[Model], fields: list[str], batch_size: int | None
+    model: type[Model],
+    objects: list[Model],
+    fields: list[str],
+    batch_size: int | None,
+    using_db: Any = None,
 ) -> int:
     """Update `fields` of `objects` with one UPDATE ... CASE per batch, all or nothing."""
     if not objects or not fields:
         return 0
     meta = model._meta
-    dialect = _client(model).dialect
+    dialect = _client(model, using_db).dialect
     chosen = [meta.column_field(name) for name in fields]
     pk = meta.pk
     total = 0
     size = batch_size or max(1, MAX_PARAMS_PER_STATEMENT // (2 * len(chosen) + 1))
     chunks = [objects[start : start + size] for start in range(0, len(objects), size)]
-    async with _all_or_nothing(model, len(chunks)) as client:
+    async with _all_or_nothing(model, len(chunks), using_db) as client:
         for chunk in chunks:
             params: list[Any] = []
             assignments = []

@@ -1,0 +1,41 @@
+"""Tortoise's `tortoise.fields.data`: the fields holding plain values."""
+
+from yara_orm.fields.scalars import (
+    BigIntField,
+    BinaryField,
+    BooleanField,
+    CharEnumField,
+    CharField,
+    DateField,
+    DatetimeField,
+    DecimalField,
+    FloatField,
+    IntEnumField,
+    IntField,
+    JSONField,
+    SmallIntField,
+    TextField,
+    TimeDeltaField,
+    TimeField,
+    UUIDField,
+)
+
+__all__ = [
+    "BigIntField",
+    "BinaryField",
+    "BooleanField",
+    "CharEnumField",
+    "CharField",
+    "DateField",
+    "DatetimeField",
+    "DecimalField",
+    "FloatField",
+    "IntEnumField",
+    "IntField",
+    "JSONField",
+    "SmallIntField",
+    "TextField",
+    "TimeDeltaField",
+    "TimeField",
+    "UUIDField",
+]
