@@ -30,6 +30,9 @@ pub enum Canceller {
 pub enum AfterCancel {
     /// Nothing was cancelled, or the server has acted on the request: reuse it.
     Reusable,
+    /// A SQLite statement was interrupted: the connection is fine, but SQLite ends the
+    /// transaction it was in when the statement was a write.
+    Interrupted,
     /// The request's fate is unknown: close the connection rather than risk a stray cancel.
     Discard,
 }
@@ -47,7 +50,7 @@ impl Canceller {
             Canceller::Sqlite(handle) => {
                 // Takes effect at once, on this connection's running statement only.
                 handle.interrupt();
-                AfterCancel::Reusable
+                AfterCancel::Interrupted
             }
         }
     }

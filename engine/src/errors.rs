@@ -216,10 +216,15 @@ pub fn pool_error<E: fmt::Display>(
     };
     match err {
         PoolError::Timeout(TimeoutType::Wait) => EngineError::PoolTimeout { waited, max_size },
-        PoolError::Timeout(_) => connection(format!(
-            "timed out opening a connection after {:.1}s",
-            waited.as_secs_f64()
-        )),
+        PoolError::Timeout(_) => EngineError::Connection {
+            target: target.to_owned(),
+            message: format!(
+                "timed out opening a connection after {:.1}s (the server accepted the \
+                 connection but did not answer)",
+                waited.as_secs_f64()
+            ),
+            sqlstate: Some("08001".to_owned()),
+        },
         PoolError::Backend(err) => backend(err),
         PoolError::Closed => EngineError::interface("the engine is closed"),
         other => connection(other.to_string()),

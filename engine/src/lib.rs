@@ -25,6 +25,7 @@ mod reply;
 mod runner;
 mod runtime;
 mod savepoint;
+mod sequence;
 mod sqlite;
 mod sqlite_decode;
 mod sqlite_errors;

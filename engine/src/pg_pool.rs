@@ -224,7 +224,8 @@ fn connect_error(target: &PgTarget, err: &tokio_postgres::Error) -> EngineError 
                 text = format!("{text}: {inner}");
                 source = inner.source();
             }
-            (text, None)
+            // sqlclient_unable_to_establish_sqlconnection
+            (text, Some("08001".to_owned()))
         }
     };
     EngineError::Connection {

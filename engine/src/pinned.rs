@@ -61,6 +61,9 @@ pub struct Slot {
     /// Isolation: the transactions holding the connection until they end (more than one
     /// only when a task that holds it begins another).
     owners: Vec<Owner>,
+    /// SQLite ended the transaction under an interrupted write: later statements would run
+    /// outside it, so they are refused until the transaction is rolled back.
+    aborted: bool,
 }
 
 struct Owner {
@@ -90,6 +93,7 @@ impl Slot {
 
     pub fn take_conn(&mut self) -> Option<Conn> {
         self.statement_savepoint = false;
+        self.aborted = false;
         self.owners.clear();
         self.conn.take()
     }
@@ -106,6 +110,10 @@ impl Slot {
 
     pub fn is_owned(&self) -> bool {
         !self.owners.is_empty()
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted
     }
 
     pub fn is_owned_by(&self, tx: u64) -> bool {
@@ -136,6 +144,7 @@ impl Pinned {
                 },
                 statement_savepoint: false,
                 owners: Vec::new(),
+                aborted: false,
             }),
             released: Notify::new(),
             progress: AtomicU64::new(0),
@@ -247,6 +256,13 @@ impl Pinned {
         guard_statement: bool,
         cancel: &mut oneshot::Receiver<()>,
     ) -> EngineResult<Payload> {
+        if slot.aborted {
+            return Err(EngineError::server(
+                "25P02",
+                "the transaction was ended by SQLite when a write in it was cancelled; roll it \
+                 back (nothing in it was kept)",
+            ));
+        }
         let conn = slot.conn()?;
         // SQLite rolls back a whole transaction when a write in it is interrupted: in the
         // isolation that would end the test's transaction, so there statements run to their end.
@@ -258,8 +274,16 @@ impl Pinned {
         if !guard_statement {
             let (outcome, after) =
                 cancellable(canceller, conn.run(stmt, self.cache, false), cancel).await;
-            if after == AfterCancel::Discard {
-                self.lose(slot);
+            match after {
+                AfterCancel::Discard => self.lose(slot),
+                AfterCancel::Interrupted => {
+                    if let Conn::Sqlite(worker) = conn {
+                        // An interrupted write rolls the whole transaction back in SQLite.
+                        let gone = worker.call(|c| Ok(c.is_autocommit())).await;
+                        slot.aborted = gone.unwrap_or(true);
+                    }
+                }
+                AfterCancel::Reusable => {}
             }
             return outcome;
         }

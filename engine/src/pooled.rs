@@ -35,7 +35,7 @@ pub async fn run_pooled(
                 conn.discard();
                 return outcome;
             }
-            Attempt::Done(outcome, AfterCancel::Reusable) => return outcome,
+            Attempt::Done(outcome, _) => return outcome,
             Attempt::NotRun(err) => {
                 conn.discard();
                 if attempt >= attempts {
@@ -95,7 +95,7 @@ async fn run_on(
     let (outcome, after) = cancellable(canceller, work, cancel).await;
     match outcome {
         Err(err)
-            if after == AfterCancel::Reusable
+            if after != AfterCancel::Discard
                 && had_no_effect(conn, &err, waited.load(Ordering::Acquire)) =>
         {
             Attempt::NotRun(err)

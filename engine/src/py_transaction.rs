@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use crate::bridge::spawn_outcome;
 use crate::runner::StatementRunner;
 use crate::savepoint::Savepoint;
-use crate::transaction::{TxKind, TxShared};
+use crate::transaction::{SavepointAction, TxKind, TxShared};
 
 /// A transaction. Statements run on its connection; finish it with `commit()` or
 /// `rollback()` (dropping it unfinished rolls it back).
@@ -39,11 +39,15 @@ impl Transaction {
     fn control<'py>(
         &self,
         py: Python<'py>,
-        sql: String,
-        clears_failure: bool,
+        name: &str,
+        action: SavepointAction,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let point = Savepoint::user(name).map_err(|e| e.into_pyerr(py))?;
         let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.user_savepoint(sql, clears_failure))
+        let ticket = shared.sequencer.ticket();
+        spawn_outcome(py, move |cancel| {
+            shared.user_savepoint(point, action, ticket, cancel)
+        })
     }
 }
 
@@ -51,27 +55,29 @@ impl Transaction {
 impl Transaction {
     /// Create a named savepoint inside this transaction.
     fn savepoint<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(py, Savepoint::named(name).create(), false)
+        self.control(py, name, SavepointAction::Create)
     }
 
     /// Release (keep the work of) a named savepoint.
     fn release<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(py, Savepoint::named(name).release(), false)
+        self.control(py, name, SavepointAction::Release)
     }
 
     /// Undo everything since a named savepoint; the savepoint stays usable.
     fn rollback_to<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.control(py, Savepoint::named(name).rollback_to(), true)
+        self.control(py, name, SavepointAction::RollbackTo)
     }
 
     fn commit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.commit())
+        let ticket = shared.sequencer.ticket();
+        spawn_outcome(py, move |cancel| shared.commit(ticket, cancel))
     }
 
     fn rollback<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shared = Arc::clone(&self.shared);
-        spawn_outcome(py, move |_| shared.rollback())
+        let ticket = shared.sequencer.ticket();
+        spawn_outcome(py, move |_| shared.rollback(ticket))
     }
 
     /// True once committed or rolled back.
@@ -101,8 +107,8 @@ impl Transaction {
 
     /// The SQL `savepoint(name)` (action "create"), `release(name)` ("release") or
     /// `rollback_to(name)` ("rollback_to") runs.
-    fn savepoint_sql(&self, name: &str, action: &str) -> PyResult<String> {
-        let point = Savepoint::named(name);
+    fn savepoint_sql(&self, py: Python<'_>, name: &str, action: &str) -> PyResult<String> {
+        let point = Savepoint::user(name).map_err(|e| e.into_pyerr(py))?;
         Ok(match action {
             "create" => point.create(),
             "release" => point.release(),

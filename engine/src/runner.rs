@@ -11,6 +11,7 @@ use crate::errors::{EngineError, EngineResult};
 use crate::pinned::{Caller, Pinned};
 use crate::pooled::run_pooled;
 use crate::reply::{Reply, Shape};
+use crate::sequence::Ticket;
 use crate::statement::{Action, Statement};
 use crate::stats::StatsDraft;
 use crate::task::TaskRef;
@@ -44,7 +45,7 @@ impl StatementRunner {
         &self,
         py: Python<'py>,
         action: Action,
-        sql: &str,
+        sql: &Bound<'py, PyAny>,
         params: Option<&Bound<'py, PyAny>>,
         batches: Option<&Bound<'py, PyAny>>,
         shape: Shape,
@@ -52,6 +53,7 @@ impl StatementRunner {
         let mut draft = StatsDraft::start();
         let prepared = (|| -> EngineResult<Statement> {
             self.core.check_open()?;
+            let sql = sql_text(sql)?;
             Ok(Statement {
                 sql: Arc::from(sql),
                 params: values_from_params(params)?,
@@ -62,7 +64,7 @@ impl StatementRunner {
         let stmt = Arc::new(prepared.map_err(|e| e.into_pyerr(py))?);
         // Decided now, in call order: isolation entered after this call does not capture it.
         let destination = match &self.transaction {
-            Some(tx) => Destination::Transaction(Arc::clone(tx)),
+            Some(tx) => Destination::Transaction(Arc::clone(tx), tx.sequencer.ticket()),
             None => match self.core.isolation_top() {
                 Some((pinned, _)) => {
                     Destination::Isolated(pinned, Caller::task(TaskRef::current(py)))
@@ -80,7 +82,7 @@ impl StatementRunner {
                     Destination::Isolated(pinned, caller) => {
                         pinned.run(stmt, &caller, true, cancel).await
                     }
-                    Destination::Transaction(tx) => tx.run(stmt, cancel).await,
+                    Destination::Transaction(tx, ticket) => tx.run(stmt, ticket, cancel).await,
                 }
             },
             move |outcome| Reply::new(outcome, draft, shape),
@@ -91,7 +93,27 @@ impl StatementRunner {
 enum Destination {
     Pool,
     Isolated(Arc<Pinned>, Caller),
-    Transaction(Arc<TxShared>),
+    Transaction(Arc<TxShared>, Ticket),
+}
+
+/// The SQL text, refused with a clear error when no database could read it.
+fn sql_text<'a>(sql: &'a Bound<'_, PyAny>) -> EngineResult<&'a str> {
+    let text = sql
+        .cast::<pyo3::types::PyString>()
+        .map_err(|_| EngineError::interface("the SQL must be a str"))?
+        .to_str()
+        .map_err(|_| {
+            EngineError::interface(
+                "the SQL text is not valid Unicode (it holds a lone surrogate character)",
+            )
+        })?;
+    if let Some(position) = text.find('\0') {
+        // SQLite would silently drop everything after it; PostgreSQL refuses it obscurely.
+        return Err(EngineError::interface(format!(
+            "the SQL text holds a NUL character (at byte {position}); no database accepts one"
+        )));
+    }
+    Ok(text)
 }
 
 fn batches_from(seq: &Bound<'_, PyAny>) -> EngineResult<Vec<Vec<Value>>> {
@@ -125,7 +147,7 @@ impl StatementRunner {
     fn fetch_rows<'py>(
         &self,
         py: Python<'py>,
-        sql: &str,
+        sql: &Bound<'py, PyAny>,
         params: Option<&Bound<'py, PyAny>>,
         with_columns: bool,
         with_stats: bool,
@@ -142,7 +164,7 @@ impl StatementRunner {
     fn execute<'py>(
         &self,
         py: Python<'py>,
-        sql: &str,
+        sql: &Bound<'py, PyAny>,
         params: Option<&Bound<'py, PyAny>>,
         with_stats: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -158,7 +180,7 @@ impl StatementRunner {
     fn execute_many<'py>(
         &self,
         py: Python<'py>,
-        sql: &str,
+        sql: &Bound<'py, PyAny>,
         params_seq: &Bound<'py, PyAny>,
         with_stats: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -174,7 +196,7 @@ impl StatementRunner {
     fn execute_script<'py>(
         &self,
         py: Python<'py>,
-        sql: &str,
+        sql: &Bound<'py, PyAny>,
         with_stats: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let shape = Shape {

@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::errors::{EngineError, EngineResult};
+
 static IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A process-wide unique number for generated savepoint names and isolation levels.
@@ -25,9 +27,19 @@ impl Savepoint {
         Savepoint(quote_identifier(&format!("yara_{prefix}_{id}")))
     }
 
-    /// A name the user chose.
+    /// A name the engine chose itself (see `user` for names users pass).
     pub fn named(name: &str) -> Savepoint {
         Savepoint(quote_identifier(name))
+    }
+
+    /// A name the user chose: any text but an empty one or one with a NUL character.
+    pub fn user(name: &str) -> EngineResult<Savepoint> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(EngineError::interface(format!(
+                "savepoint name {name:?} cannot be used: it must be non-empty and hold no NUL"
+            )));
+        }
+        Ok(Savepoint::named(name))
     }
 
     pub fn create(&self) -> String {

@@ -88,9 +88,17 @@ impl rusqlite::ToSql for Bind<'_> {
                 }
                 ToSqlOutput::Owned(Owned::Text(text))
             }
-            Value::Interval { days, micros } => ToSqlOutput::Owned(Owned::Integer(
-                days * crate::calendar::MICROS_PER_DAY + micros,
-            )),
+            Value::Interval { days, micros } => {
+                let total = days
+                    .checked_mul(crate::calendar::MICROS_PER_DAY)
+                    .and_then(|day_micros| day_micros.checked_add(*micros))
+                    .ok_or_else(|| {
+                        rusqlite::Error::ToSqlConversionFailure(
+                            "the timedelta is too large to store in microseconds (64 bits)".into(),
+                        )
+                    })?;
+                ToSqlOutput::Owned(Owned::Integer(total))
+            }
             Value::Json(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
             Value::List(_) => {
                 let text = self

@@ -91,7 +91,10 @@ impl SqliteWorker {
             }))
             .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))?;
         reply_rx.await.map_err(|_| {
-            EngineError::interface("the SQLite connection thread stopped mid-statement")
+            EngineError::interface(
+                "the SQLite connection failed while running the statement (an engine error; \
+                 the connection goes on)",
+            )
         })?
     }
 

@@ -9,10 +9,12 @@ use tokio::sync::oneshot;
 
 use crate::backend::BackendKind;
 use crate::bridge::spawn_detached;
+use crate::cancel::cancelled;
 use crate::core::EngineCore;
 use crate::errors::{EngineError, EngineResult};
 use crate::pinned::{Caller, Pinned, Purpose};
 use crate::savepoint::{next_id, Savepoint};
+use crate::sequence::{Sequencer, Ticket};
 use crate::statement::{Payload, Statement};
 use crate::task::TaskRef;
 
@@ -39,6 +41,37 @@ pub struct TxShared {
     failed: AtomicBool,
     /// The connection died under a statement: the server rolled everything back.
     lost: AtomicBool,
+    /// Keeps the transaction's operations in the order they were called.
+    pub sequencer: Arc<Sequencer>,
+}
+
+/// What a user's savepoint call does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavepointAction {
+    Create,
+    Release,
+    RollbackTo,
+}
+
+fn aborted_by_sqlite() -> EngineError {
+    EngineError::server(
+        "25P02",
+        "the transaction was ended by SQLite when a write in it was cancelled; roll it back \
+         (nothing in it was kept)",
+    )
+}
+
+/// Wait until every call made on the transaction before this one is done. A call cancelled
+/// while it waited is not run at all (the caller has moved on without it).
+async fn after_earlier_calls(
+    ticket: &Ticket,
+    cancel: &mut oneshot::Receiver<()>,
+) -> EngineResult<()> {
+    ticket.wait_turn().await;
+    if cancel.try_recv().is_ok() {
+        return Err(cancelled());
+    }
+    Ok(())
 }
 
 /// A cancellation signal that never fires, for work nobody can cancel (cleanup).
@@ -134,6 +167,7 @@ impl TxShared {
             finished: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             lost: AtomicBool::new(false),
+            sequencer: Arc::new(Sequencer::default()),
         }
     }
 
@@ -206,8 +240,10 @@ impl TxShared {
     pub async fn run(
         self: Arc<Self>,
         stmt: Arc<Statement>,
-        cancel: oneshot::Receiver<()>,
+        ticket: Ticket,
+        mut cancel: oneshot::Receiver<()>,
     ) -> EngineResult<Payload> {
+        after_earlier_calls(&ticket, &mut cancel).await?;
         self.check_open()?;
         let result = self.pinned.run(stmt, &self.caller(), false, cancel).await;
         if let Err(err @ EngineError::Server(_)) = &result {
@@ -248,15 +284,25 @@ impl TxShared {
         result
     }
 
-    pub async fn commit(self: Arc<Self>) -> EngineResult<()> {
+    pub async fn commit(
+        self: Arc<Self>,
+        ticket: Ticket,
+        mut cancel: oneshot::Receiver<()>,
+    ) -> EngineResult<()> {
+        after_earlier_calls(&ticket, &mut cancel).await?;
         self.finish()?;
         match &self.kind {
             TxKind::TopLevel => {
+                let aborted = self.pinned.lock().await.is_aborted();
                 let Some(conn) = self.pinned.take_conn().await else {
                     return Err(EngineError::interface(
                         "the transaction is already finished",
                     ));
                 };
+                if aborted {
+                    conn.rollback_and_release().await;
+                    return Err(aborted_by_sqlite());
+                }
                 if self.lost.load(Ordering::Acquire) {
                     conn.discard();
                     return Err(EngineError::server(
@@ -287,7 +333,9 @@ impl TxShared {
         }
     }
 
-    pub async fn rollback(self: Arc<Self>) -> EngineResult<()> {
+    /// Roll back; never skipped, even when its caller gave up waiting (it is the cleanup).
+    pub async fn rollback(self: Arc<Self>, ticket: Ticket) -> EngineResult<()> {
+        ticket.wait_turn().await;
         self.finish()?;
         match &self.kind {
             TxKind::TopLevel => {
@@ -308,12 +356,33 @@ impl TxShared {
     /// A savepoint the user named, inside this transaction.
     pub async fn user_savepoint(
         self: Arc<Self>,
-        sql: String,
-        clears_failure: bool,
+        point: Savepoint,
+        action: SavepointAction,
+        ticket: Ticket,
+        mut cancel: oneshot::Receiver<()>,
     ) -> EngineResult<()> {
+        // Leaving a savepoint is cleanup: it runs even when its caller gave up waiting.
+        if action == SavepointAction::Create {
+            after_earlier_calls(&ticket, &mut cancel).await?;
+        } else {
+            ticket.wait_turn().await;
+        }
         self.check_open()?;
+        if self.pinned.lock().await.is_aborted() {
+            // SQLite already undid the whole transaction: leaving a savepoint has nothing
+            // left to do (and the transaction stays refused until it is rolled back).
+            return match action {
+                SavepointAction::Create => Err(aborted_by_sqlite()),
+                SavepointAction::Release | SavepointAction::RollbackTo => Ok(()),
+            };
+        }
+        let sql = match action {
+            SavepointAction::Create => point.create(),
+            SavepointAction::Release => point.release(),
+            SavepointAction::RollbackTo => point.rollback_to(),
+        };
         self.savepoint_control(&sql).await?;
-        if clears_failure {
+        if action == SavepointAction::RollbackTo {
             self.failed.store(false, Ordering::Release);
         }
         Ok(())

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 
-from yara_orm import Engine, QueryCanceledError, connect
-
-pytestmark = pytest.mark.postgres
+from yara_orm import Engine, InternalError, QueryCanceledError, connect
 
 TRIES = 150
 
@@ -25,6 +24,7 @@ async def _cancel_after(awaitable_factory, delay: float) -> None:  # type: ignor
         pass
 
 
+@pytest.mark.postgres
 async def test_a_cancel_never_hits_the_next_statement(pg_url: str) -> None:
     # One connection, so the statement after a cancel runs on the cancelled session. Without
     # waiting for the server to act on the cancel request, about a third of the follow-up
@@ -46,6 +46,7 @@ async def test_a_cancel_never_hits_the_next_statement(pg_url: str) -> None:
     assert stray == 0, f"{stray} of {TRIES} statements were hit by an earlier cancel"
 
 
+@pytest.mark.postgres
 async def test_a_cancelled_transaction_times_out_instead_of_failing_its_rollback(
     pg_url: str,
 ) -> None:
@@ -79,3 +80,62 @@ async def test_a_cancelled_transaction_times_out_instead_of_failing_its_rollback
     finally:
         await engine.close()
     assert set(outcomes) <= {"done", "timeout"}, outcomes
+
+
+@pytest.mark.postgres
+async def test_cancelled_savepoint_calls_keep_their_order(pg_url: str) -> None:
+    # Python moves on while a cancelled call's task has not run yet: without an order, a
+    # cancelled RELEASE could reach the server after the next call's ROLLBACK TO and abort
+    # the transaction (or worse, let commit() return with nothing committed).
+    engine = await connect(pg_url)
+    try:
+        await engine.execute_script("DROP TABLE IF EXISTS sc; CREATE TABLE sc (x INT)")
+        for i in range(100):
+            tx = await engine.begin()
+            await tx.execute("INSERT INTO sc VALUES ($1)", [i])
+            await tx.savepoint("a")
+            await tx.savepoint("b")
+            call = tx.release("b") if i % 2 else tx.rollback_to("b")
+            task = asyncio.ensure_future(call)
+            await asyncio.sleep(0)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            await tx.rollback_to("a")
+            await tx.commit()
+        assert await engine.fetch_rows("SELECT count(*) FROM sc") == [(100,)]
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+async def test_sqlite_cancelled_write_ends_the_transaction_visibly(
+    tmp_path: Path, where: str
+) -> None:
+    # SQLite rolls the whole transaction back when a write in it is interrupted: later
+    # statements must not run outside it, and commit() must say nothing was kept.
+    url = f"sqlite:///{tmp_path / 'ac.db'}" if where == "file" else "sqlite://:memory:"
+    engine = await connect(url)
+    try:
+        await engine.execute_script("CREATE TABLE ac (x INTEGER)")
+        long_write = (
+            "INSERT INTO ac WITH RECURSIVE r(x) AS (SELECT 1000 UNION ALL SELECT x + 1 FROM r "
+            "WHERE x < 5000000) SELECT x FROM r"
+        )
+        tx = await engine.begin()
+        await tx.execute("INSERT INTO ac VALUES (1)")
+        task = asyncio.ensure_future(tx.execute(long_write))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        with pytest.raises(InternalError) as refused:
+            await tx.execute("INSERT INTO ac VALUES (2)")
+        assert refused.value.sqlstate == "25P02"
+        with pytest.raises(InternalError):
+            await tx.commit()
+        assert await engine.fetch_rows("SELECT count(*) FROM ac") == [(0,)]
+    finally:
+        await engine.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import time
 
@@ -15,6 +16,7 @@ from yara_orm import (
     Engine,
     IntegrityError,
     InterfaceError,
+    ParameterTypeError,
     PoolTimeoutError,
     ProgrammingError,
     YaraError,
@@ -158,5 +160,36 @@ async def test_many_concurrent_statements_share_a_small_pool(url: str, backend: 
         results = await asyncio.gather(*(engine.fetch_rows(sql, [i]) for i in range(200)))
         assert [rows[0][0] for rows in results] == list(range(200))
         assert engine.pool_status()["size"] <= 2
+    finally:
+        await engine.close()
+
+
+async def test_sql_no_database_could_read_is_refused_clearly(engine: Engine) -> None:
+    # SQLite would silently ignore everything after a NUL; PostgreSQL refuses it obscurely.
+    with pytest.raises(InterfaceError, match="NUL character"):
+        await engine.fetch_rows("SELECT 1\x00; SELECT 2")
+    with pytest.raises(InterfaceError, match="not valid Unicode"):
+        await engine.fetch_rows("SELECT '\ud800'")
+    assert await engine.fetch_rows("SELECT 1") == [(1,)]
+
+
+async def test_savepoint_names_no_database_accepts_are_refused(engine: Engine) -> None:
+    tx = await engine.begin()
+    for bad in ("", "a\x00b"):
+        with pytest.raises(InterfaceError, match="savepoint name"):
+            await tx.savepoint(bad)
+    await tx.savepoint('odd "name"; --')
+    await tx.rollback_to('odd "name"; --')
+    await tx.rollback()
+
+
+async def test_a_timedelta_too_large_for_sqlite_is_a_parameter_error() -> None:
+    engine = await connect("sqlite://:memory:")
+    try:
+        await engine.execute_script("CREATE TABLE iv (d INTERVAL)")
+        with pytest.raises(ParameterTypeError, match="too large"):
+            await engine.execute("INSERT INTO iv VALUES (?)", [dt.timedelta(days=106751992)])
+        await engine.execute("INSERT INTO iv VALUES (?)", [dt.timedelta(days=3)])
+        assert await engine.fetch_rows("SELECT d FROM iv") == [(dt.timedelta(days=3),)]
     finally:
         await engine.close()

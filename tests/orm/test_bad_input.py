@@ -14,6 +14,7 @@ from yara_orm import (
     F,
     OperationalError,
     ParameterTypeError,
+    ParamsError,
     Q,
     ValidationError,
     connections,
@@ -151,3 +152,18 @@ async def test_too_many_parameters_names_the_limit(orm: str) -> None:
     # The message shows the start of the SQL, not all of it; the exception keeps it whole.
     assert len(message) < 1000 and "characters in all" in message
     assert raised.value.sql is not None and len(raised.value.sql) > 100_000
+
+
+async def test_values_one_backend_would_refuse_are_refused_on_both(orm: str) -> None:
+    with pytest.raises(ValidationError, match="NUL character"):
+        await Author.create(name="a\x00b")
+    with pytest.raises(ValidationError, match="JSON"):
+        await Event.create(kind=Kind.OPEN, payload={"a": float("nan")})
+    with pytest.raises(ValidationError, match="too large for a float"):
+        await Book.create(title="t", author=await Author.create(name="x"), rating=10**400)
+    for bad in (-1, 2**70, "3"):
+        with pytest.raises(ParamsError):
+            Author.all().limit(bad)  # type: ignore[arg-type]
+        with pytest.raises(ParamsError):
+            Author.all().offset(bad)  # type: ignore[arg-type]
+    assert await Author.all().count() == 1

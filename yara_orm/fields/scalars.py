@@ -63,7 +63,10 @@ class FloatField(Field[Any]):
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise self.fail(value, "is too large for a float") from None
         raise self.fail(value, "is not a number")
 
 
@@ -126,7 +129,14 @@ class CharField(Field[Any]):
     def check(self, value: Any) -> Any:
         if len(value) > self.max_length:
             raise self.fail(value, f"is longer than max_length={self.max_length}")
-        return value
+        return _no_nul(self, value)
+
+
+def _no_nul(field: Field[Any], value: str) -> str:
+    # PostgreSQL cannot store it in text; refused on both backends alike.
+    if "\x00" in value:
+        raise field.fail(value, "contains a NUL character, which text columns cannot hold")
+    return value
 
 
 class TextField(Field[Any]):
@@ -135,6 +145,9 @@ class TextField(Field[Any]):
 
     def coerce(self, value: Any) -> Any:
         raise self.fail(value, "is not a string")
+
+    def check(self, value: Any) -> Any:
+        return _no_nul(self, value)
 
 
 class BooleanField(Field[Any]):
@@ -341,7 +354,8 @@ def _is_pydantic(kind: type | None) -> bool:
 def _json_dumps(value: Any) -> str:
     if hasattr(value, "model_dump_json"):
         return str(value.model_dump_json())
-    return json.dumps(value)
+    # NaN and Infinity are not JSON: PostgreSQL refuses them, so both backends do.
+    return json.dumps(value, allow_nan=False)
 
 
 class _EnumField(Field[Any]):

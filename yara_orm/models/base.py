@@ -137,7 +137,7 @@ class Model(metaclass=ModelMeta):
             )
         name = type(self).__name__
         state = self.__dict__
-        for key, value in kwargs.items():
+        for key in kwargs:
             field = meta.fields.get(key)
             if field is None:
                 if any(key == attname(f) for f in meta.columns):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load
-from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned
+from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned, ParamsError
 from yara_orm.models.meta import attname
 from yara_orm.query import hydration
 from yara_orm.query.compiler import Statements
@@ -79,17 +79,13 @@ class QuerySet(Generic[M]):
         return clone
 
     def limit(self, count: int) -> QuerySet[M]:
-        if count < 0:
-            raise ValueError("limit cannot be negative")
         clone = self._clone()
-        clone._limit = count
+        clone._limit = _row_count("limit", count)
         return clone
 
     def offset(self, count: int) -> QuerySet[M]:
-        if count < 0:
-            raise ValueError("offset cannot be negative")
         clone = self._clone()
-        clone._offset = count
+        clone._offset = _row_count("offset", count)
         return clone
 
     def distinct(self) -> QuerySet[M]:
@@ -265,6 +261,13 @@ class QuerySet(Generic[M]):
 
     async def delete(self) -> int:
         return await self.client.execute(*self._statements().delete())
+
+
+def _row_count(what: str, count: Any) -> int:
+    """A LIMIT or OFFSET: an int from 0 to 2**63 - 1 (what both backends can take)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
+        raise ParamsError(f"{what}() takes a whole number from 0 to 2**63 - 1, not {count!r}")
+    return count
 
 
 __all__ = ["F", "Q", "QuerySet"]
