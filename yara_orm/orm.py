@@ -71,6 +71,21 @@ async def create_database_if_missing(url: str) -> None:
         await admin.close()
 
 
+async def drop_database(url: str) -> None:
+    """Drop the PostgreSQL database `url` names (a test's own), from the server's `postgres`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        return
+    name = unquote(parts.path.lstrip("/"))
+    admin = await connect(urlunsplit(parts._replace(path="/postgres")), max_size=1)
+    try:
+        await admin.execute_script(
+            'DROP DATABASE IF EXISTS "' + name.replace('"', '""') + '" WITH (FORCE)'
+        )
+    finally:
+        await admin.close()
+
+
 class YaraOrm:
     """The ORM's lifecycle. State is class-level, as in Tortoise ORM."""
 
