@@ -5,6 +5,7 @@ parameters and decodes rows in Rust, releasing the GIL for all I/O. On top of it
 querysets, relations and transactions in the style of Tortoise ORM.
 """
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from yara_orm import fields, timezone
@@ -28,6 +29,7 @@ from yara_orm.exceptions import (
     NotExistOrMultiple,
     NotSupportedError,
     NoValuesFetched,
+    NullValueError,
     ObjectDoesNotExistError,
     OperationalError,
     ParameterTypeError,
@@ -49,6 +51,11 @@ from yara_orm.transactions import atomic, in_transaction
 
 #: Tortoise's name for a connection's client.
 BaseDBAsyncClient = DatabaseClient
+
+try:
+    __version__ = version("yara-orm")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
 
 
 def run_async(coroutine: Any) -> None:
@@ -91,6 +98,7 @@ __all__ = [
     "NoValuesFetched",
     "NotExistOrMultiple",
     "NotSupportedError",
+    "NullValueError",
     "ObjectDoesNotExistError",
     "OperationalError",
     "ParameterTypeError",
@@ -113,6 +121,7 @@ __all__ = [
     "Value",
     "YaraError",
     "YaraOrm",
+    "__version__",
     "atomic",
     "connect",
     "connections",

@@ -10,9 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from yara_orm.exceptions import ConfigurationError
+
+# Tortoise's typed configuration lives at this import path too (`from ... config import ...`).
+from yara_orm.typed_config import (
+    AppConfig,
+    ConnectionConfig,
+    DBUrlConfig,
+    TortoiseConfig,
+    YaraConfig,
+)
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -21,7 +30,7 @@ ModelSource = str | ModuleType | type["Model"]
 
 
 @dataclass
-class AppConfig:
+class AppModels:
     """One Tortoise "app": a label, its models, and the connection they use."""
 
     label: str
@@ -32,7 +41,7 @@ class AppConfig:
 @dataclass
 class OrmConfig:
     connections: dict[str, str]  # alias -> URL
-    apps: list[AppConfig]
+    apps: list[AppModels]
     use_tz: bool | None = None
     timezone: str | None = None
     routers: list[Any] = field(default_factory=list)
@@ -53,15 +62,18 @@ def redact_url(url: str) -> str:
 
 
 def _postgres_url(credentials: Mapping[str, Any]) -> str:
-    user = quote(str(credentials.get("user", "postgres")), safe="")
+    user = quote(str(credentials.get("user") or "postgres"), safe="")
     password = credentials.get("password")
     login = f"{user}:{quote(str(password), safe='')}" if password else user
-    host = str(credentials.get("host", "127.0.0.1"))
-    port = credentials.get("port", 5432)
-    database = quote(str(credentials.get("database", "postgres")), safe="")
+    host = str(credentials.get("host") or "127.0.0.1")
+    port = credentials.get("port") or 5432
+    database = quote(str(credentials.get("database") or "postgres"), safe="")
+    pool = {key: credentials[key] for key in _POOL_PARAMETERS if key in credentials}
     if host.startswith("/"):  # a socket directory
-        return f"postgres://{login}@/{database}?host={quote(host, safe='')}&port={port}"
-    return f"postgres://{login}@{host}:{port}/{database}"
+        query = urlencode({"host": host, "port": port, **pool})
+        return f"postgres://{login}@/{database}?{query}"
+    query = f"?{urlencode(pool)}" if pool else ""
+    return f"postgres://{login}@{host}:{port}/{database}{query}"
 
 
 def connection_url(alias: str, value: Any) -> str:
@@ -76,13 +88,48 @@ def connection_url(alias: str, value: Any) -> str:
     engine = str(value["engine"])
     credentials = value.get("credentials") or {}
     if "sqlite" in engine:
-        path = str(credentials.get("file_path", ":memory:"))
-        return "sqlite://:memory:" if path == ":memory:" else f"sqlite:///{path}"
+        path = str(credentials.get("file_path") or ":memory:")
+        # sqlite://relative.db and sqlite:///absolute.db, as the engine reads them.
+        return f"sqlite://{quote(path, safe='/:')}"
     if any(name in engine for name in ("asyncpg", "psycopg", "postgres")):
         return _postgres_url(credentials)
     raise ConfigurationError(
         f"connection {alias!r} uses engine {engine!r}; yara-orm supports PostgreSQL and SQLite"
     )
+
+
+# Pool settings Tortoise users put in the URL's query (asyncpg's and aiomysql's spellings),
+# as `connect()` keyword arguments.
+_POOL_PARAMETERS: dict[str, tuple[str, type]] = {
+    "min_size": ("min_size", int),
+    "minsize": ("min_size", int),
+    "max_size": ("max_size", int),
+    "maxsize": ("max_size", int),
+    "timeout": ("connect_timeout", float),
+    "statement_cache_size": ("statement_cache", int),
+}
+
+
+def split_pool_options(url: str) -> tuple[str, dict[str, Any]]:
+    """`url` without the pool settings in its query, and those settings as `connect()`
+    keyword arguments (`?max_size=20` as Tortoise's asyncpg URLs say it)."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    kept, options = [], {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key not in _POOL_PARAMETERS:
+            kept.append((key, value))
+            continue
+        name, kind = _POOL_PARAMETERS[key]
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"URL parameter {key}={value!r} must be a {kind.__name__}"
+            ) from None
+        options[name] = bool(number) if name == "statement_cache" else number
+    return urlunsplit(parts._replace(query=urlencode(kept))), options
 
 
 def _read_config_file(path: str) -> dict[str, Any]:
@@ -115,7 +162,7 @@ def _from_dict(config: Mapping[str, Any]) -> OrmConfig:
         if not isinstance(app, Mapping) or "models" not in app:
             raise ConfigurationError(f"app {label!r} must be a dict with a 'models' list")
         apps.append(
-            AppConfig(
+            AppModels(
                 str(label),
                 list(app["models"]),
                 str(app.get("default_connection", "default")),
@@ -150,6 +197,8 @@ def parse_init(
         )
     if config_file is not None:
         return _from_dict(_read_config_file(config_file))
+    if isinstance(config, YaraConfig):
+        return _from_dict(config.to_dict())
     if config is not None:
         return _from_dict(config)
     urls = {str(alias): str(url) for alias, url in (connections_config or {}).items()}
@@ -162,7 +211,23 @@ def parse_init(
     if modules is not None:
         if models is not None:
             raise ConfigurationError("YaraOrm.init takes modules= or models=, not both")
-        apps = [AppConfig(str(label), list(mods)) for label, mods in modules.items()]
+        apps = [AppModels(str(label), list(mods)) for label, mods in modules.items()]
     else:
-        apps = [AppConfig("models", None if models is None else list(models))]
+        apps = [AppModels("models", None if models is None else list(models))]
     return OrmConfig(urls, apps)
+
+
+__all__ = [
+    "AppConfig",
+    "AppModels",
+    "ConnectionConfig",
+    "DBUrlConfig",
+    "ModelSource",
+    "OrmConfig",
+    "TortoiseConfig",
+    "YaraConfig",
+    "connection_url",
+    "parse_init",
+    "redact_url",
+    "split_pool_options",
+]

@@ -282,8 +282,13 @@ class Connections:
     def names(self) -> list[str]:
         return list(self._clients)
 
-    async def close_all(self) -> None:
-        """Close and forget every engine the ORM opened. Borrowed engines stay: the test
+    def all(self) -> list[DatabaseClient]:
+        """Every connection's client (Tortoise's `connections.all()`)."""
+        return list(self._clients.values())
+
+    async def close_all(self, discard: bool = True) -> None:
+        """Close and forget every engine the ORM opened (`discard` is Tortoise's; a closed
+        engine cannot reopen, so it is always forgotten). Borrowed engines stay: the test
         toolkit that lent them ends them (so a lifespan's shutdown in a test leaves the ORM
         bound to the test database)."""
         owned = [name for name in self._engines if name not in self._borrowed]
@@ -302,3 +307,6 @@ class Connections:
 
 
 connections = Connections()
+
+#: Tortoise's name for the class of `connections`.
+ConnectionHandler = Connections

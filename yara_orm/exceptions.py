@@ -26,6 +26,7 @@ __all__ = [
     "NoValuesFetched",
     "NotExistOrMultiple",
     "NotSupportedError",
+    "NullValueError",
     "ObjectDoesNotExistError",
     "OperationalError",
     "ParameterTypeError",
@@ -152,6 +153,17 @@ class ValidationError(YaraError, ValueError):
         self.model = model
         self.field = field
         self.value = value
+
+
+class NullValueError(ValidationError, IntegrityError):
+    """None for a field that is not nullable, caught before the INSERT or UPDATE is sent. It
+    is both a ValidationError and (as the database's NOT NULL would report it, and as
+    Tortoise raises it) an IntegrityError with SQLSTATE 23502."""
+
+    def __init__(self, message: str, *, model: str = "", field: str = "", value: object = None):
+        super().__init__(message, model=model, field=field, value=value)
+        self.sqlstate = "23502"
+        self.column = field
 
 
 class NotExistOrMultiple(YaraError, LookupError):

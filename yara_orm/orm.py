@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from yara_orm import timezone as time_settings
 from yara_orm._engine import Engine
-from yara_orm.config import ModelSource, OrmConfig, parse_init
+from yara_orm.config import ModelSource, OrmConfig, parse_init, split_pool_options
 from yara_orm.connection import connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import ConfigurationError
@@ -95,7 +95,7 @@ class YaraOrm:
     @classmethod
     async def init(
         cls,
-        db_url: str | None = None,
+        db_url: str | Mapping[str, Any] | None = None,
         *,
         config: Mapping[str, Any] | None = None,
         config_file: str | None = None,
@@ -116,6 +116,8 @@ class YaraOrm:
         `connections_config=` (further aliases to URLs). `_create_db=True` creates a missing
         PostgreSQL database first.
         """
+        if isinstance(db_url, Mapping):  # Tortoise.init's first parameter is the config
+            db_url, config = None, db_url
         orm_config = parse_init(config, config_file, db_url, modules, models, connections_config)
         if use_tz is not None:
             orm_config.use_tz = use_tz
@@ -136,7 +138,9 @@ class YaraOrm:
             for name, url in orm_config.connections.items():
                 if _create_db:
                     await create_database_if_missing(url)
-                connections.register(name, await connect(url, **engine_options))
+                url, url_options = split_pool_options(url)
+                options = {**url_options, **engine_options}
+                connections.register(name, await connect(url, **options))
 
     @classmethod
     def activate(cls, config: OrmConfig) -> list[type[Model]]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from yara_orm.contrib.starlette import (
+    RegisterTortoise,
     RegisterYara,
     install_exception_handlers,
+    register_tortoise,
     register_yara,
 )
 
@@ -19,4 +21,11 @@ class HTTPNotFoundError(BaseModel):
     detail: str
 
 
-__all__ = ["HTTPNotFoundError", "RegisterYara", "install_exception_handlers", "register_yara"]
+__all__ = [
+    "HTTPNotFoundError",
+    "RegisterTortoise",
+    "RegisterYara",
+    "install_exception_handlers",
+    "register_tortoise",
+    "register_yara",
+]

@@ -155,4 +155,14 @@ def register_yara(
     app.router.lifespan_context = lifespan
 
 
-__all__ = ["RegisterYara", "install_exception_handlers", "register_yara"]
+# Tortoise's names.
+RegisterTortoise = RegisterYara
+register_tortoise = register_yara
+
+__all__ = [
+    "RegisterTortoise",
+    "RegisterYara",
+    "install_exception_handlers",
+    "register_tortoise",
+    "register_yara",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -112,6 +113,29 @@ class Dialect:
             return "'" + value.replace("'", "''") + "'"
         raise TypeError(f"no SQL literal for {type(value).__name__} {value!r}")
 
+    def inline_params(self, sql: str, params: list[Any]) -> str:
+        """`sql` with each placeholder replaced by its value as a literal: for reading (as
+        `QuerySet.sql(params_inline=True)` shows it), never for running."""
+        counter = iter(range(len(params)))
+
+        def replace(match: re.Match[str]) -> str:
+            marker = match.group(2)
+            if marker is None:  # quoted text or a quoted name: left as it is
+                return match.group(0)
+            position = int(marker[1:]) - 1 if marker != "?" else next(counter)
+            value = params[position]
+            return "NULL" if value is None else self._inline_literal(value)
+
+        return _PLACEHOLDER.sub(replace, sql)
+
+    def _inline_literal(self, value: object) -> str:
+        if isinstance(value, list | tuple):
+            return "ARRAY[" + ", ".join(self._inline_literal(item) for item in value) + "]"
+        try:
+            return self.literal(value)
+        except TypeError:
+            return self.literal(str(value))
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """` LIMIT … OFFSET …` for placeholders already holding the numbers."""
         sql = "" if limit is None else f" LIMIT {limit}"
@@ -132,8 +156,13 @@ class Dialect:
         """The column as comparisons, ordering and arithmetic should see it."""
         return column
 
-    def for_update(self, nowait: bool, skip_locked: bool) -> str:
+    def for_update(self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = ()) -> str:
+        """Row locking; SQLite has none (its writes lock the whole database)."""
         return ""
+
+
+# A placeholder outside quoted text: `$n` (PostgreSQL) or `?` (SQLite).
+_PLACEHOLDER = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|(\$\d+|\?)")
 
 
 def escape_like(value: str) -> str:

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from yara_orm.exceptions import ConfigurationError, ValidationError
+from yara_orm.exceptions import ConfigurationError, NullValueError, ValidationError
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -189,7 +189,12 @@ class Field(Generic[VALUE]):
         if value is None:
             if self.null or self.generated:
                 return None
-            raise self.fail(value, "is not allowed: the field is not nullable")
+            model = self.model.__name__ if self.model else "?"
+            raise NullValueError(
+                f"{model}.{self.name}: None is not allowed: the field is not nullable",
+                model=model,
+                field=self.name,
+            )
         if not isinstance(value, self.python_types):
             value = self.coerce(value)
         value = self.check(value)

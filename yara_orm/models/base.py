@@ -36,7 +36,7 @@ from yara_orm.models.registry import registry
 from yara_orm.query.expressions import Expression
 
 if TYPE_CHECKING:
-    from yara_orm.query.queryset import QuerySet
+    from yara_orm.query.queryset import QuerySet, QuerySetSingle
     from yara_orm.query.raw import RawQuery
 
 
@@ -257,20 +257,22 @@ class Model(metaclass=ModelMeta):
         return cls.all().annotate(**kwargs)
 
     @classmethod
-    def first(cls, using_db: Any = None) -> Any:
+    def first(cls, using_db: Any = None) -> QuerySetSingle[Self | None]:
         return cls.all(using_db).first()
 
     @classmethod
-    def get(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
+    def get(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> QuerySetSingle[Self]:
         return cls.all(using_db).get(*args, **kwargs)
 
     @classmethod
-    def get_or_none(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
+    def get_or_none(
+        cls, *args: Any, using_db: Any = None, **kwargs: Any
+    ) -> QuerySetSingle[Self | None]:
         return cls.all(using_db).get_or_none(*args, **kwargs)
 
     @classmethod
-    def exists(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> Any:
-        return cls.all(using_db).filter(*args, **kwargs).exists()
+    async def exists(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> bool:
+        return await cls.all(using_db).filter(*args, **kwargs).exists()
 
     @classmethod
     def select_for_update(cls, *args: Any, **kwargs: Any) -> QuerySet[Self]:
@@ -284,7 +286,7 @@ class Model(metaclass=ModelMeta):
             found = None
         if found is None:
             raise ObjectDoesNotExistError(cls, cls._meta.pk.name, key)
-        return found  # type: ignore[no-any-return]
+        return found
 
     @classmethod
     async def create(cls, using_db: Any = None, **kwargs: Any) -> Self:
@@ -412,6 +414,11 @@ class Model(metaclass=ModelMeta):
                 related = self.__dict__.get(cache_key(field.name))
                 if related is not None:
                     value = field.key_of(related)
+                    if value is None:
+                        raise OperationalError(
+                            f"You should first call .save() on {related!r} before referring "
+                            f"to it ({type(self).__name__}.{field.name})"
+                        )
                     self.__dict__[key] = value
             if isinstance(value, DatabaseDefault):
                 continue

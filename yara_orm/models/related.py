@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import LoadContext, connections
-from yara_orm.exceptions import RelationNotLoaded, ValidationError
+from yara_orm.exceptions import OperationalError, RelationNotLoaded, ValidationError
 from yara_orm.fields.relations import (
     BackwardManyToMany,
     BackwardOneToOne,
@@ -17,10 +17,11 @@ from yara_orm.fields.relations import (
     ManyToManyField,
     cache_key,
 )
+from yara_orm.query.expressions import Q
+from yara_orm.query.queryset import QuerySet
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
-    from yara_orm.query.queryset import QuerySet
 
 
 def _lazy(instance: Model, name: str) -> LoadContext:
@@ -51,30 +52,33 @@ class _NoneAwaitable:
 NoneAwaitable = _NoneAwaitable()
 
 
-class PendingRelation:
-    """`book.author` before it is loaded: await it; using it directly raises."""
-
-    __slots__ = ("_field", "_instance")
+class PendingRelation(QuerySet[Any]):
+    """`book.author` before it is loaded: a query for that one row, as in Tortoise (await it,
+    or chain on it: `await book.author.only("name")`). Reading a field of it raises
+    RelationNotLoaded, which says how to load it."""
 
     def __init__(self, instance: Model, field: ForeignKeyField[Any] | BackwardOneToOne) -> None:
+        super().__init__(field.related_model)
         self._instance = instance
         self._field = field
-
-    async def _load(self) -> Model | None:
-        field, instance = self._field, self._instance
         if isinstance(field, ForeignKeyField):
-            query = field.related_model.filter(pk=instance.__dict__[field.attname])
+            self._filters.append(Q(**{field.target_field.name: instance.__dict__[field.attname]}))
         else:
-            query = field.related_model.filter(**{field.forward.attname: instance.pk})
-        query._load_context = _lazy(instance, field.name)
-        found: Model | None = await query.first()
-        instance.__dict__[cache_key(field.name)] = found
+            self._filters.append(Q(**{field.forward.attname: field.forward.key_of(instance)}))
+        self._limit = 1
+        self._single = "first"
+        self._load_context = _lazy(instance, field.name)
+
+    async def _result(self) -> Any:
+        found = await super()._result()
+        if self._only is None and not self._annotations and self._values is None:
+            # The plain relation, as the attribute would hold it once fetched.
+            self._instance.__dict__[cache_key(self._field.name)] = found
         return found
 
-    def __await__(self) -> Generator[Any, None, Model | None]:
-        return self._load().__await__()
-
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # copy, pickle and friends probe for these
+            raise AttributeError(name)
         raise _not_loaded(self._instance, self._field.name)
 
     def __bool__(self) -> bool:
@@ -82,6 +86,17 @@ class PendingRelation:
 
     def __repr__(self) -> str:
         return f"<not loaded: {type(self._instance).__name__}.{self._field.name}>"
+
+
+# QuerySet methods a to-many manager offers on the relation's rows (`author.books.limit(3)`).
+_QUERY_METHODS = frozenset(
+    {
+        "all", "filter", "exclude", "order_by", "limit", "offset", "distinct", "annotate",
+        "group_by", "values", "values_list", "only", "select_related", "prefetch_related",
+        "select_for_update", "get", "get_or_none", "first", "last", "latest", "earliest",
+        "count", "exists", "in_bulk", "using_db", "sql", "update", "delete",
+    }
+)  # fmt: skip
 
 
 class _ToManyManager:
@@ -96,35 +111,18 @@ class _ToManyManager:
 
     def _query(self) -> QuerySet[Any]:
         if self.instance.pk is None:
-            raise ValidationError(
-                f"{type(self.instance).__name__}.{self.name}: save the instance first",
-                model=type(self.instance).__name__,
-                field=self.name,
+            raise OperationalError(
+                "This objects hasn't been instanced, call .save() before calling related "
+                f"queries ({type(self.instance).__name__}.{self.name})"
             )
         query = self._base()
         query._load_context = _lazy(self.instance, self.name)
         return query
 
-    def all(self) -> QuerySet[Any]:
-        return self._query()
-
-    def filter(self, *args: Any, **kwargs: Any) -> QuerySet[Any]:
-        return self._query().filter(*args, **kwargs)
-
-    def exclude(self, *args: Any, **kwargs: Any) -> QuerySet[Any]:
-        return self._query().exclude(*args, **kwargs)
-
-    def order_by(self, *names: str) -> QuerySet[Any]:
-        return self._query().order_by(*names)
-
-    async def count(self) -> int:
-        return await self._query().count()
-
-    async def exists(self) -> bool:
-        return await self._query().exists()
-
-    async def first(self) -> Any:
-        return await self._query().first()
+    def __getattr__(self, name: str) -> Any:
+        if name in _QUERY_METHODS:
+            return getattr(self._query(), name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     async def _load(self) -> list[Any]:
         found = await self._query()
@@ -171,8 +169,9 @@ class RelatedManager(_ToManyManager):
         self.relation = relation
 
     def _base(self) -> QuerySet[Any]:
+        forward = self.relation.forward
         return self.relation.related_model.filter(
-            **{self.relation.forward.attname: self.instance.pk}
+            **{forward.attname: forward.key_of(self.instance)}
         )
 
     async def create(self, **kwargs: Any) -> Any:
@@ -202,8 +201,14 @@ class ManyToManyManager(_ToManyManager):
     def _pks(self, objects: tuple[Model, ...]) -> list[Any]:
         target = self.field.related_model
         pks = []
+        for obj in (self.instance, *objects):
+            if isinstance(obj, target | type(self.instance)) and obj.pk is None:
+                raise OperationalError(
+                    f"You should first call .save() on {obj!r} before linking it "
+                    f"({type(self.instance).__name__}.{self.name})"
+                )
         for obj in objects:
-            if not isinstance(obj, target) or obj.pk is None:
+            if not isinstance(obj, target):
                 raise ValidationError(
                     f"{type(self.instance).__name__}.{self.name} takes saved "
                     f"{target.__name__} instances, not {obj!r}",
@@ -214,18 +219,18 @@ class ManyToManyManager(_ToManyManager):
             pks.append(obj.pk)
         return pks
 
-    def _sql(self) -> tuple[Any, str, str, str]:
-        client = connections.get(type(self.instance)._meta.connection)
+    def _sql(self, using_db: Any = None) -> tuple[Any, str, str, str]:
+        client = using_db or connections.get(type(self.instance)._meta.connection)
         quote = client.dialect.quote
         through = quote(self.forward.through or "")
         return client, through, quote(self.own_key or ""), quote(self.other_key or "")
 
-    async def add(self, *objects: Model) -> None:
+    async def add(self, *objects: Model, using_db: Any = None) -> None:
         """Link `objects`; links that exist already are left alone."""
         wanted = list(dict.fromkeys(self._pks(objects)))
         if not wanted:
             return
-        client, through, own, other = self._sql()
+        client, through, own, other = self._sql(using_db)
         mark = client.dialect.placeholder
         params: list[Any] = [self.instance.pk]
         present = client.dialect.in_list(other, wanted, params)
@@ -241,11 +246,11 @@ class ManyToManyManager(_ToManyManager):
             )
         self.instance.__dict__.pop(cache_key(self.name), None)
 
-    async def remove(self, *objects: Model) -> None:
+    async def remove(self, *objects: Model, using_db: Any = None) -> None:
         pks = self._pks(objects)
         if not pks:
             return
-        client, through, own, other = self._sql()
+        client, through, own, other = self._sql(using_db)
         params: list[Any] = [self.instance.pk]
         condition = client.dialect.in_list(other, pks, params)
         await client.execute(
@@ -254,8 +259,8 @@ class ManyToManyManager(_ToManyManager):
         )
         self.instance.__dict__.pop(cache_key(self.name), None)
 
-    async def clear(self) -> None:
-        client, through, own, _ = self._sql()
+    async def clear(self, using_db: Any = None) -> None:
+        client, through, own, _ = self._sql(using_db)
         await client.execute(
             f"DELETE FROM {through} WHERE {own} = {client.dialect.placeholder(1)}",
             [self.instance.pk],

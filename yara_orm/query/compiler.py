@@ -34,6 +34,7 @@ class Join:
     alias: str
     sql: str
     to_many: bool
+    table: str
 
 
 def _is_to_many(field: Field[Any]) -> bool:
@@ -76,6 +77,19 @@ class Compiler:
     def uses_to_many(self) -> bool:
         return any(join.to_many for join in self.joins.values())
 
+    def table_alias(self, table: str) -> str:
+        """The alias a table has in this statement (for `FOR UPDATE OF`)."""
+        if table == self.model._meta.table:
+            return self.base_alias
+        for join in self.joins.values():
+            if join.table == table:
+                return join.alias
+        known = [self.model._meta.table, *(join.table for join in self.joins.values())]
+        raise FieldError(
+            f"select_for_update(of=...): table {table!r} is not in this query; "
+            f"it has {', '.join(known)}"
+        )
+
     def from_clause(self) -> str:
         table = f"{self.quote(self.model._meta.table)} {self.base_alias}"
         return " ".join([table, *(join.sql for join in self.joins.values())])
@@ -90,6 +104,7 @@ class Compiler:
         q = self.quote
         if isinstance(field, ForeignKeyField):
             target = field.related_model._meta
+            table = target.table
             sql = (
                 f"LEFT JOIN {q(target.table)} {alias} "
                 f"ON {alias}.{q(target.pk.column)} = {source}.{q(field.column)}"
@@ -97,6 +112,7 @@ class Compiler:
         elif isinstance(field, BackwardRelation):
             child = field.related_model._meta
             owner_pk = field.model._meta.pk
+            table = child.table
             sql = (
                 f"LEFT JOIN {q(child.table)} {alias} "
                 f"ON {alias}.{q(field.forward.column)} = {source}.{q(owner_pk.column)}"
@@ -111,13 +127,14 @@ class Compiler:
             target = field.related_model._meta  # type: ignore[attr-defined]
             owner_pk = field.model._meta.pk
             through = f"{alias}x"
+            table = target.table
             sql = (
                 f"LEFT JOIN {q(forward.through or '')} {through} "
                 f"ON {through}.{q(near or '')} = {source}.{q(owner_pk.column)} "
                 f"LEFT JOIN {q(target.table)} {alias} "
                 f"ON {alias}.{q(target.pk.column)} = {through}.{q(far or '')}"
             )
-        self.joins[path] = Join(alias, sql, _is_to_many(field))
+        self.joins[path] = Join(alias, sql, _is_to_many(field), table)
         return alias
 
     def walk(
@@ -299,7 +316,8 @@ class SelectPlan:
     # (model, first column, end column, attribute path) per select_related step.
     related: list[tuple[type[Model], int, int, tuple[str, ...]]]
     # values()/values_list(): the names of the columns, in order; None for model rows.
-    values: tuple[str, ...] | None = None
+    # values()/values_list(): (result key, source path or annotation) per column.
+    values: tuple[tuple[str, str], ...] | None = None
 
 
 class Statements:
@@ -346,6 +364,13 @@ class Statements:
             terms.append(f"{column} DESC" if descending else column)
         return ", ".join(terms)
 
+    def lock(self, compiler: Compiler) -> str:
+        if self.query._lock is None:
+            return ""
+        nowait, skip_locked, of = self.query._lock
+        aliases = tuple(compiler.table_alias(table) for table in of)
+        return self.dialect.for_update(nowait, skip_locked, aliases)
+
     def limit_offset(self, compiler: Compiler) -> str:
         query = self.query
         limit = None if query._limit is None else compiler.param(query._limit)
@@ -371,15 +396,26 @@ class Statements:
         return columns, plan
 
     def value_columns(self, compiler: Compiler) -> tuple[list[str], SelectPlan]:
-        names = self.query._values or ()
+        pairs = self.query._values or ()
         annotations = self.query._annotations
         columns = []
-        for name in names:
-            if name in annotations:
-                columns.append(f"{annotations[name].compile(compiler)} AS {compiler.quote(name)}")
+        for key, source in pairs:
+            if source in annotations:
+                columns.append(f"{annotations[source].compile(compiler)} AS {compiler.quote(key)}")
             else:
-                columns.append(compiler.column_for_path(name))
-        return columns, SelectPlan(fields=[], related=[], values=names)
+                columns.append(compiler.column_for_path(source))
+        return columns, SelectPlan(fields=[], related=[], values=pairs)
+
+    def value_grouping(self, compiler: Compiler, columns: list[str]) -> str:
+        """GROUP BY for values() beside an aggregate: every value that is not an aggregate."""
+        annotations = self.query._annotations
+        terms = []
+        for (key, source), column in zip(self.query._values or (), columns, strict=True):
+            if source not in annotations:
+                terms.append(column)
+            elif not annotations[source].is_aggregate:
+                terms.append(compiler.quote(key))
+        return ", ".join(terms)
 
     def _related_chain(
         self, compiler: Compiler, path: str
@@ -425,6 +461,8 @@ class Statements:
             group = ", ".join(compiler.column_for_path(name) for name in query._group_by)
         elif aggregated and query._values is None:
             group = ", ".join(c for c in columns if " AS " not in c)
+        elif aggregated:
+            group = self.value_grouping(compiler, columns)
         order = self.order(compiler)
         distinct = query._distinct or (
             compiler.uses_to_many and not aggregated and not query._group_by
@@ -439,7 +477,7 @@ class Statements:
             sql += f" HAVING {having}"
         if order:
             sql += f" ORDER BY {order}"
-        sql += self.limit_offset(compiler) + query._for_update
+        sql += self.limit_offset(compiler) + self.lock(compiler)
         return sql, compiler.params, plan
 
     def count(self) -> tuple[str, list[Any]]:

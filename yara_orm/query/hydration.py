@@ -17,17 +17,17 @@ if TYPE_CHECKING:
 
 
 def shape_values(
-    query: QuerySet[Any], rows: list[tuple[Any, ...]], names: tuple[str, ...]
+    query: QuerySet[Any], rows: list[tuple[Any, ...]], pairs: tuple[tuple[str, str], ...]
 ) -> list[Any]:
     """`values()` rows as dicts, `values_list()` rows as tuples (or bare values when flat),
     each value converted as its field reads it."""
     converters = []
     probe = Compiler(query.model, query.client.dialect)
-    for index, name in enumerate(names):
-        if name in query._annotations:
+    for index, (_, source) in enumerate(pairs):
+        if source in query._annotations:
             continue
         try:
-            _, field, _, _ = probe.walk(name.split("__"), join=False)
+            _, field, _, _ = probe.walk(source.split("__"), join=False)
         except FieldError:
             continue
         if field.from_db is not None:
@@ -42,7 +42,8 @@ def shape_values(
         return [row[0] for row in rows]
     if query._values_mode == "tuple":
         return [tuple(row) for row in rows]
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    keys = [key for key, _ in pairs]
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:

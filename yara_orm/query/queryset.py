@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Generator, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
 from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load
 from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned, ParamsError
@@ -19,9 +19,33 @@ if TYPE_CHECKING:
     from yara_orm.query.prefetch import Prefetch
 
 M = TypeVar("M", bound="Model")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class QuerySetSingle(Protocol[T_co]):
+    """What `get()`, `first()`, `last()` and `get_or_none()` return: awaiting it gives one
+    result (or None, or DoesNotExist), and it still chains the methods that shape that one
+    result, as in Tortoise: `await Book.get(id=1).prefetch_related("author")`."""
+
+    def __await__(self) -> Generator[Any, None, T_co]: ...
+    def sql(self, params_inline: bool = False) -> str: ...
+    def prefetch_related(self, *lookups: str | Prefetch) -> QuerySetSingle[T_co]: ...
+    def select_related(self, *names: str) -> QuerySetSingle[T_co]: ...
+    def annotate(self, **expressions: Any) -> QuerySetSingle[T_co]: ...
+    def only(self, *names: str) -> QuerySetSingle[T_co]: ...
+    def using_db(self, client: DatabaseClient | None) -> QuerySetSingle[T_co]: ...
+    def select_for_update(
+        self, nowait: bool = False, skip_locked: bool = False, of: tuple[str, ...] = ()
+    ) -> QuerySetSingle[T_co]: ...
+    def values(self, *names: str, **expressions: Any) -> QuerySetSingle[Any]: ...
+    def values_list(self, *names: str, flat: bool = False) -> QuerySetSingle[Any]: ...
 
 
 class QuerySet(Generic[M]):
+    """Awaiting gives `list[M]`. `values()` and `values_list()` give a `ValuesQuery` /
+    `ValuesListQuery` (same chaining, rows as dicts or tuples); `get()`, `first()`, `last()`
+    and `get_or_none()` give the same query in single-result mode (`QuerySetSingle`)."""
+
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self._filters: list[Q] = []
@@ -31,28 +55,37 @@ class QuerySet(Generic[M]):
         self._distinct = False
         self._annotations: dict[str, Expression] = {}
         self._group_by: tuple[str, ...] = ()
-        self._values: tuple[str, ...] | None = None
+        # values()/values_list(): (result key, field path or annotation name) per column.
+        self._values: tuple[tuple[str, str], ...] | None = None
         self._values_mode: str | None = None  # "dict", "tuple" or "flat"
         self._select_related: tuple[str, ...] = ()
         self._prefetch: list[str | Prefetch] = []
         self._only: tuple[str, ...] | None = None
-        self._for_update: str = ""
+        self._lock: tuple[bool, bool, tuple[str, ...]] | None = None  # select_for_update
         self._client: DatabaseClient | None = None
+        # get() / get_or_none() / first(): one result; "get" raises DoesNotExist when none.
+        self._single: str | None = None
         # Set by relation managers: the statement loads a relation of one instance.
         self._load_context: LoadContext | None = None
 
-    def _clone(self) -> QuerySet[M]:
+    def _clone(self) -> Self:
         clone = copy.copy(self)
         clone._filters = list(self._filters)
         clone._annotations = dict(self._annotations)
         clone._prefetch = list(self._prefetch)
         return clone
 
+    def _convert(self, kind: type[Q_]) -> Q_:
+        """This query's state in another query class (values() on a model query)."""
+        clone = kind.__new__(kind)
+        clone.__dict__.update(self._clone().__dict__)
+        return clone
+
     @property
     def client(self) -> DatabaseClient:
         return self._client or connections.get(self.model._meta.connection)
 
-    def using_db(self, client: DatabaseClient) -> QuerySet[M]:
+    def using_db(self, client: DatabaseClient | None) -> Self:
         """Run on `client` (a transaction's, say) instead of the current connection."""
         clone = self._clone()
         clone._client = client
@@ -60,40 +93,40 @@ class QuerySet(Generic[M]):
 
     # Chaining -----------------------------------------------------------------------------
 
-    def filter(self, *args: Q, **kwargs: Any) -> QuerySet[M]:
+    def filter(self, *args: Q, **kwargs: Any) -> Self:
         clone = self._clone()
         clone._filters.append(Q(*args, **kwargs))
         return clone
 
-    def exclude(self, *args: Q, **kwargs: Any) -> QuerySet[M]:
+    def exclude(self, *args: Q, **kwargs: Any) -> Self:
         clone = self._clone()
         clone._filters.append(~Q(*args, **kwargs))
         return clone
 
-    def all(self) -> QuerySet[M]:
+    def all(self) -> Self:
         return self._clone()
 
-    def order_by(self, *names: str) -> QuerySet[M]:
+    def order_by(self, *names: str) -> Self:
         clone = self._clone()
         clone._order = names
         return clone
 
-    def limit(self, count: int) -> QuerySet[M]:
+    def limit(self, count: int) -> Self:
         clone = self._clone()
         clone._limit = _row_count("limit", count)
         return clone
 
-    def offset(self, count: int) -> QuerySet[M]:
+    def offset(self, count: int) -> Self:
         clone = self._clone()
         clone._offset = _row_count("offset", count)
         return clone
 
-    def distinct(self) -> QuerySet[M]:
+    def distinct(self) -> Self:
         clone = self._clone()
         clone._distinct = True
         return clone
 
-    def annotate(self, **expressions: Expression) -> QuerySet[M]:
+    def annotate(self, **expressions: Any) -> Self:
         clone = self._clone()
         for name, expression in expressions.items():
             if name in self.model._meta.fields:
@@ -103,59 +136,72 @@ class QuerySet(Generic[M]):
             clone._annotations[name] = expression
         return clone
 
-    def group_by(self, *names: str) -> QuerySet[M]:
+    def group_by(self, *names: str) -> Self:
         clone = self._clone()
         clone._group_by = names
         return clone
 
-    def values(self, *names: str) -> QuerySet[M]:
-        return self._as_values(names, "dict")
+    def values(self, *names: str, **aliases: str) -> ValuesQuery[M]:
+        """Rows as dicts of `names` (every column and annotation when none is given);
+        `key="relation__field"` names a result key."""
+        return self._as_values(ValuesQuery, names, aliases, "dict")
 
-    def values_list(self, *names: str, flat: bool = False) -> QuerySet[M]:
+    def values_list(self, *names: str, flat: bool = False) -> ValuesListQuery[M]:
         if flat and len(names) != 1:
             raise FieldError("values_list(flat=True) takes exactly one field")
-        return self._as_values(names, "flat" if flat else "tuple")
+        return self._as_values(ValuesListQuery, names, {}, "flat" if flat else "tuple")
 
-    def _as_values(self, names: tuple[str, ...], mode: str) -> QuerySet[M]:
-        clone = self._clone()
-        meta = self.model._meta
-        clone._values = names or tuple(attname(f) for f in meta.columns)
+    def _as_values(
+        self, kind: type[Q_], names: tuple[str, ...], aliases: dict[str, str], mode: str
+    ) -> Q_:
+        clone = self._convert(kind)
+        if not names and not aliases:
+            meta = self.model._meta
+            names = (*(attname(f) for f in meta.columns), *self._annotations)
+        pairs = [(name, name) for name in names]
+        for key, source in aliases.items():
+            if not isinstance(source, str):
+                raise FieldError(f"values({key}=...) takes a field path, not {source!r}")
+            pairs.append((key, source))
+        clone._values = tuple(pairs)
         clone._values_mode = mode
         return clone
 
-    def only(self, *names: str) -> QuerySet[M]:
+    def only(self, *names: str) -> Self:
         clone = self._clone()
         pk = self.model._meta.pk.name
         clone._only = tuple(dict.fromkeys((pk, *names)))
         return clone
 
-    def select_related(self, *names: str) -> QuerySet[M]:
+    def select_related(self, *names: str) -> Self:
         clone = self._clone()
         clone._select_related = (*self._select_related, *names)
         return clone
 
-    def prefetch_related(self, *lookups: str | Prefetch) -> QuerySet[M]:
+    def prefetch_related(self, *lookups: str | Prefetch) -> Self:
         clone = self._clone()
         clone._prefetch.extend(lookups)
         return clone
 
-    def select_for_update(self, nowait: bool = False, skip_locked: bool = False) -> QuerySet[M]:
+    def select_for_update(
+        self, nowait: bool = False, skip_locked: bool = False, of: tuple[str, ...] = ()
+    ) -> Self:
         clone = self._clone()
-        clone._for_update = self.client.dialect.for_update(nowait, skip_locked)
+        clone._lock = (nowait, skip_locked, tuple(of))
         return clone
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
             if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop or 0) < 0:
-                raise ValueError("querysets support only non-negative slices without a step")
+                raise ParamsError("querysets support only non-negative slices without a step")
             start = key.start or 0
             clone = self.offset(start) if start else self._clone()
             if key.stop is not None:
                 clone = clone.limit(max(key.stop - start, 0))
             return clone
         if key < 0:
-            raise ValueError("querysets do not support negative indexing")
-        return self.offset(key).limit(1)._single(required=True)
+            raise ParamsError("querysets do not support negative indexing")
+        return self.offset(key).limit(1)._as_single("get")
 
     # Compiling ----------------------------------------------------------------------------
 
@@ -167,9 +213,11 @@ class QuerySet(Generic[M]):
     def _statements(self) -> Statements:
         return Statements(self)
 
-    def sql(self) -> str:
-        """The SELECT this queryset runs, with placeholders."""
-        return self._statements().select()[0]
+    def sql(self, params_inline: bool = False) -> str:
+        """The SELECT this queryset runs: with placeholders, or with `params_inline=True`
+        the values written in as SQL literals (for reading, not for running)."""
+        sql, params, _ = self._statements().select()
+        return self.client.dialect.inline_params(sql, params) if params_inline else sql
 
     # Running ------------------------------------------------------------------------------
 
@@ -194,52 +242,61 @@ class QuerySet(Generic[M]):
             await prefetch_related_objects(found, self._prefetch)
         return found
 
-    def __await__(self) -> Generator[Any, None, list[Any]]:
-        return self._fetch().__await__()
+    async def _result(self) -> Any:
+        found = await self._fetch()
+        if self._single is None:
+            return found
+        if not found:
+            if self._single == "get":
+                raise DoesNotExist(self.model)
+            return None
+        if len(found) > 1 and self._single != "first":
+            raise MultipleObjectsReturned(self.model)
+        return found[0]
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
+    def __await__(self) -> Generator[Any, None, list[M]]:
+        return self._result().__await__()
+
+    async def __aiter__(self) -> AsyncIterator[M]:
         for item in await self._fetch():
             yield item
 
-    async def _single(self, required: bool) -> Any:
-        found = await self._fetch()
-        if not found:
-            if required:
-                raise DoesNotExist(f"{self.model.__name__} matching the query does not exist")
-            return None
-        return found[0]
+    def _as_single(self, mode: str) -> Any:
+        clone = self._clone()
+        clone._single = mode
+        return clone
 
-    def first(self) -> Any:
+    def first(self) -> QuerySetSingle[M | None]:
         clone = self._clone()
         if not clone._ordering():
             clone._order = ("pk",)
-        return clone.limit(1)._single(required=False)
+        return cast("QuerySetSingle[M | None]", clone.limit(1)._as_single("first"))
 
-    def last(self) -> Any:
+    def last(self) -> QuerySetSingle[M | None]:
         clone = self._clone()
         ordering = clone._ordering() or ("pk",)
         clone._order = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in ordering)
-        return clone.limit(1)._single(required=False)
+        return cast("QuerySetSingle[M | None]", clone.limit(1)._as_single("first"))
 
-    async def get(self, *args: Q, **kwargs: Any) -> M:
-        found = await self.filter(*args, **kwargs).limit(2)._fetch()
-        if not found:
-            raise DoesNotExist(f"{self.model.__name__} matching {kwargs or args} does not exist")
-        if len(found) > 1:
-            raise MultipleObjectsReturned(
-                f"more than one {self.model.__name__} matches {kwargs or args}"
-            )
-        return found[0]  # type: ignore[no-any-return]
+    def get(self, *args: Q, **kwargs: Any) -> QuerySetSingle[M]:
+        """The one matching row: awaiting raises DoesNotExist or MultipleObjectsReturned."""
+        return cast("QuerySetSingle[M]", self.filter(*args, **kwargs).limit(2)._as_single("get"))
 
-    async def get_or_none(self, *args: Q, **kwargs: Any) -> M | None:
-        try:
-            return await self.get(*args, **kwargs)
-        except DoesNotExist:
-            return None
+    def get_or_none(self, *args: Q, **kwargs: Any) -> QuerySetSingle[M | None]:
+        """The one matching row or None; more than one raises MultipleObjectsReturned."""
+        single = self.filter(*args, **kwargs).limit(2)._as_single("or_none")
+        return cast("QuerySetSingle[M | None]", single)
+
+    def latest(self, *names: str) -> QuerySetSingle[M | None]:
+        """The last row by `names` (default: the model's ordering)."""
+        return self.order_by(*names).last() if names else self.last()
+
+    def earliest(self, *names: str) -> QuerySetSingle[M | None]:
+        return self.order_by(*names).first() if names else self.first()
 
     async def in_bulk(self, id_list: Iterable[Any], field_name: str = "pk") -> dict[Any, M]:
         """The rows whose `field_name` is among `id_list`, by that value."""
-        found = await self.filter(**{f"{field_name}__in": list(id_list)})
+        found = await self.filter(**{f"{field_name}__in": list(id_list)})._fetch()
         return {getattr(obj, field_name): obj for obj in found}
 
     async def count(self) -> int:
@@ -263,6 +320,49 @@ class QuerySet(Generic[M]):
         return await self.client.execute(*self._statements().delete())
 
 
+Q_ = TypeVar("Q_", bound=QuerySet[Any])
+
+
+class ValuesQuery(QuerySet[M]):
+    """`values()`: awaiting gives a list of dicts."""
+
+    def __await__(self) -> Generator[Any, None, list[dict[str, Any]]]:  # type: ignore[override]
+        return self._result().__await__()
+
+    def first(self) -> QuerySetSingle[dict[str, Any] | None]:  # type: ignore[override]
+        return cast("QuerySetSingle[dict[str, Any] | None]", super().first())
+
+    def last(self) -> QuerySetSingle[dict[str, Any] | None]:  # type: ignore[override]
+        return cast("QuerySetSingle[dict[str, Any] | None]", super().last())
+
+    def get(self, *args: Q, **kwargs: Any) -> QuerySetSingle[dict[str, Any]]:  # type: ignore[override]
+        return cast("QuerySetSingle[dict[str, Any]]", super().get(*args, **kwargs))
+
+    def get_or_none(  # type: ignore[override]
+        self, *args: Q, **kwargs: Any
+    ) -> QuerySetSingle[dict[str, Any] | None]:
+        return cast("QuerySetSingle[dict[str, Any] | None]", super().get_or_none(*args, **kwargs))
+
+
+class ValuesListQuery(QuerySet[M]):
+    """`values_list()`: awaiting gives a list of tuples (of values with `flat=True`)."""
+
+    def __await__(self) -> Generator[Any, None, list[Any]]:
+        return self._result().__await__()
+
+    def first(self) -> QuerySetSingle[Any]:
+        return cast("QuerySetSingle[Any]", super().first())
+
+    def last(self) -> QuerySetSingle[Any]:
+        return cast("QuerySetSingle[Any]", super().last())
+
+    def get(self, *args: Q, **kwargs: Any) -> QuerySetSingle[Any]:
+        return cast("QuerySetSingle[Any]", super().get(*args, **kwargs))
+
+    def get_or_none(self, *args: Q, **kwargs: Any) -> QuerySetSingle[Any]:
+        return cast("QuerySetSingle[Any]", super().get_or_none(*args, **kwargs))
+
+
 def _row_count(what: str, count: Any) -> int:
     """A LIMIT or OFFSET: an int from 0 to 2**63 - 1 (what both backends can take)."""
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
@@ -270,4 +370,4 @@ def _row_count(what: str, count: Any) -> int:
     return count
 
 
-__all__ = ["F", "Q", "QuerySet"]
+__all__ = ["F", "Q", "QuerySet", "QuerySetSingle", "ValuesListQuery", "ValuesQuery"]

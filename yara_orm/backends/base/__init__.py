@@ -1,0 +1,1 @@
+"""Tortoise's `tortoise.backends.base`."""
