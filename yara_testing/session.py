@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from yara_orm import Engine, YaraOrm, connect, connections
-from yara_orm.config import AppConfig, ModelSource, OrmConfig, parse_init, redact_url
+from yara_orm.config import AppModels, ModelSource, OrmConfig, parse_init, redact_url
 from yara_orm.connection import add_guard, remove_guard
 from yara_orm.engine import add_connect_guard, remove_connect_guard
 from yara_orm.exceptions import ConfigurationError, YaraError
@@ -198,7 +198,7 @@ def plugin_orm_config(fixture: dict[str, Any], ini_models: list[str]) -> OrmConf
         return parse_init(tortoise_style, None, None, None, None, None)
     aliases = list(fixture.get("connections") or [DEFAULT])
     models: list[ModelSource] | None = fixture.get("models") or list(ini_models) or None
-    return OrmConfig({alias: "" for alias in aliases}, [AppConfig("models", models)])
+    return OrmConfig({alias: "" for alias in aliases}, [AppModels("models", models)])
 
 
 class DatabaseSession:
