@@ -1,5 +1,6 @@
 """Time zone settings and helpers, as Tortoise has them: `use_tz` and `timezone` are set by
-`YaraOrm.init(use_tz=..., timezone=...)`.
+`YaraOrm.init(use_tz=..., timezone=...)`. As in Tortoise, the settings are mirrored in the
+`USE_TZ` and `TIMEZONE` environment variables, which are also where they start from.
 
 With `use_tz` (the default) datetimes are aware: a naive value is taken to be in the configured
 time zone, and values read come back in that zone. Without it they are naive, in that zone.
@@ -8,6 +9,7 @@ time zone, and values read come back in that zone. Without it they are naive, in
 from __future__ import annotations
 
 import datetime as dt
+import os
 from zoneinfo import ZoneInfo as _ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -50,9 +52,22 @@ def configure(use_tz: bool | None = None, timezone: str | None = None) -> None:
     """Set by `YaraOrm.init`; None leaves a setting as it is."""
     if use_tz is not None:
         _settings.use_tz = bool(use_tz)
+        os.environ["USE_TZ"] = str(_settings.use_tz)
     if timezone is not None:
         _settings.zone = parse_timezone(timezone)
         _settings.timezone = timezone
+        os.environ["TIMEZONE"] = timezone
+
+
+def _reset_timezone_cache() -> None:
+    """Read the settings again from `USE_TZ` and `TIMEZONE` (Tortoise's hook for code that
+    changes those variables)."""
+    _settings.use_tz = os.environ.get("USE_TZ", "True").lower() not in ("false", "0", "")
+    _settings.timezone = os.environ.get("TIMEZONE") or "UTC"
+    _settings.zone = None
+
+
+_reset_timezone_cache()
 
 
 def parse_timezone(zone: str) -> dt.tzinfo:

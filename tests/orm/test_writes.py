@@ -13,6 +13,7 @@ from yara_orm import (
     FieldError,
     IntegrityError,
     OperationalError,
+    ParamsError,
     ValidationError,
     in_transaction,
 )
@@ -121,8 +122,13 @@ async def test_get_or_create_and_update_or_create(orm: str) -> None:
     assert not created and same == author
     updated, created = await Author.update_or_create(defaults={"name": "Ada L."}, id=author.pk)
     assert not created and updated.name == "Ada L."
-    fresh, created = await Author.update_or_create(defaults={"name": "New"}, name="Nobody")
-    assert created and fresh.name == "New"
+    fresh, created = await Author.update_or_create(defaults={"born": None}, name="Nobody")
+    assert created and fresh.name == "Nobody"
+    # As in Tortoise: a default that contradicts the lookup is refused, not silently chosen.
+    with pytest.raises(ParamsError, match="Conflict value with key='name'"):
+        await Author.update_or_create(defaults={"name": "New"}, name="Somebody")
+    with pytest.raises(ParamsError, match="Conflict value with key='name'"):
+        await Author.get_or_create(defaults={"name": "New"}, name="Somebody")
 
 
 async def test_bulk_create_is_all_or_nothing(orm: str) -> None:

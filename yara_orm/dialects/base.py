@@ -156,7 +156,9 @@ class Dialect:
         """The column as comparisons, ordering and arithmetic should see it."""
         return column
 
-    def for_update(self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = ()) -> str:
+    def for_update(
+        self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = (), no_key: bool = False
+    ) -> str:
         """Row locking; SQLite has none (its writes lock the whole database)."""
         return ""
 

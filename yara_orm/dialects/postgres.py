@@ -56,7 +56,9 @@ class PostgresDialect(Dialect):
     def date_part(self, column: str, part: str) -> str:
         return f"CAST(EXTRACT({part.upper()} FROM {column}) AS INTEGER)"
 
-    def for_update(self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = ()) -> str:
+    def for_update(
+        self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = (), no_key: bool = False
+    ) -> str:
         locked = f" OF {', '.join(self.quote(table) for table in of)}" if of else ""
         suffix = " NOWAIT" if nowait else " SKIP LOCKED" if skip_locked else ""
-        return " FOR UPDATE" + locked + suffix
+        return (" FOR NO KEY UPDATE" if no_key else " FOR UPDATE") + locked + suffix

@@ -20,8 +20,13 @@ VALUE = TypeVar("VALUE")
 
 
 class _Missing:
+    """No default given (Tortoise's `DB_DEFAULT_NOT_SET`: falsy, shown as NOT_PROVIDED)."""
+
     def __repr__(self) -> str:
-        return "<no default>"
+        return "NOT_PROVIDED"
+
+    def __bool__(self) -> bool:
+        return False
 
 
 NO_DEFAULT: Any = _Missing()
@@ -139,6 +144,10 @@ class Field(Generic[VALUE]):
         """Tortoise's name for the attribute name."""
         return self.name
 
+    @model_field_name.setter
+    def model_field_name(self, name: str) -> None:
+        self.name = name
+
     @property
     def column(self) -> str:
         return self.source_field or self.name
@@ -191,7 +200,7 @@ class Field(Generic[VALUE]):
                 return None
             model = self.model.__name__ if self.model else "?"
             raise NullValueError(
-                f"{model}.{self.name}: None is not allowed: the field is not nullable",
+                f"{model}.{self.name}: {self.name} is non nullable field, but null was passed",
                 model=model,
                 field=self.name,
             )

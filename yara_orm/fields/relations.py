@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from yara_orm.exceptions import ConfigurationError
+from yara_orm.exceptions import ConfigurationError, ValidationError
 from yara_orm.fields.base import (
     CASCADE,
     NO_ACTION,
@@ -143,12 +143,28 @@ class ForeignKeyField(RelationField[MODEL]):
         return PendingRelation(instance, self)
 
     def __set__(self, instance: Model, value: Any) -> None:
+
+        self.check_target(value)
+        instance.__dict__[cache_key(self.name)] = value
+        instance.__dict__[self.attname] = None if value is None else self.key_of(value)
+
+    def __delete__(self, instance: Model) -> None:
+        instance.__dict__.pop(cache_key(self.name), None)
+        instance.__dict__[self.attname] = None
+
+    def check_target(self, value: Any) -> None:
+        """`value` may be stored in this relation: None or an instance of the target."""
         from yara_orm.models.base import Model
 
         if value is not None and not isinstance(value, self.related_model or Model):
-            raise self.fail(value, f"is not a {self.target_name()} instance")
-        instance.__dict__[cache_key(self.name)] = value
-        instance.__dict__[self.attname] = None if value is None else self.key_of(value)
+            model = self.model.__name__ if self.model else "?"
+            raise ValidationError(
+                f"Invalid type for relationship field '{self.name}'. Expected model type "
+                f"'{self.target_name()}', but got '{type(value).__name__}' ({model}.{self.name})",
+                model=model,
+                field=self.name,
+                value=value,
+            )
 
 
 class OneToOneField(ForeignKeyField[MODEL]):

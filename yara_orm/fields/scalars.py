@@ -124,12 +124,20 @@ class CharField(Field[Any]):
         return {"max_length": self.max_length}
 
     def coerce(self, value: Any) -> Any:
-        raise self.fail(value, "is not a string")
+        return _as_text(self, value)
 
     def check(self, value: Any) -> Any:
         if len(value) > self.max_length:
             raise self.fail(value, f"is longer than max_length={self.max_length}")
         return _no_nul(self, value)
+
+
+def _as_text(field: Field[Any], value: Any) -> str:
+    """Numbers and UUIDs become their text, as Tortoise stores them (`17` -> "17"); anything
+    else (bytes, bools, containers) is refused rather than guessed at."""
+    if isinstance(value, int | float | Decimal | uuid.UUID) and not isinstance(value, bool):
+        return str(value)
+    raise field.fail(value, "is not a string")
 
 
 def _no_nul(field: Field[Any], value: str) -> str:
@@ -144,7 +152,7 @@ class TextField(Field[Any]):
     python_types: ClassVar[tuple[type, ...]] = (str,)
 
     def coerce(self, value: Any) -> Any:
-        raise self.fail(value, "is not a string")
+        return _as_text(self, value)
 
     def check(self, value: Any) -> Any:
         return _no_nul(self, value)

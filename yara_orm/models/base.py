@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from yara_orm import signals
@@ -22,6 +22,7 @@ from yara_orm.exceptions import (
 from yara_orm.fields.base import DatabaseDefault, Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
+    BackwardOneToOne,
     BackwardRelation,
     ForeignKeyField,
     ManyToManyField,
@@ -119,6 +120,37 @@ def _normalise_groups(groups: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(group) for group in groups)
 
 
+def _merged_defaults(kwargs: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    """The values of a row get_or_create / update_or_create would create."""
+    defaults = defaults or {}
+    for key in defaults.keys() & kwargs.keys():
+        if defaults[key] != kwargs[key]:
+            raise ParamsError(
+                f"Conflict value with key={key!r}: default_value={defaults[key]!r} vs "
+                f"query_value={kwargs[key]!r}"
+            )
+    return {**kwargs, **defaults}
+
+
+def _relation_through_init(model: str, name: str, field: Field[Any]) -> str:
+    """Why a to-many or reverse relation cannot be given to init/create (Tortoise's words
+    first, then how to do it)."""
+    if isinstance(field, ManyToManyField | BackwardManyToMany):
+        return (
+            "You can't set m2m relations through init, use m2m_manager instead: "
+            f"save the {model}, then `await obj.{name}.add(...)`"
+        )
+    if isinstance(field, BackwardOneToOne):
+        return (
+            "You can't set backward one to one relations through init, change related model "
+            f"instead ({model}.{name} is the reverse side of a one-to-one)"
+        )
+    return (
+        "You can't set backward relations through init, change related model instead "
+        f"({model}.{name} is the reverse side of a foreign key)"
+    )
+
+
 class Model(metaclass=ModelMeta):
     """Base class of every model. Subclass it and declare fields as class attributes."""
 
@@ -145,16 +177,8 @@ class Model(metaclass=ModelMeta):
                 raise FieldError(
                     f"{name} has no field {key!r}; valid fields: {', '.join(sorted(meta.fields))}"
                 )
-            if isinstance(field, ManyToManyField | BackwardManyToMany):
-                raise ConfigurationError(
-                    f"{name}.{key} is a many-to-many relation: it can't be set through init or "
-                    f"create; save the instance, then `await obj.{key}.add(...)`"
-                )
-            if isinstance(field, BackwardRelation):
-                raise ConfigurationError(
-                    f"{name}.{key} is the reverse side of a relation: it can't be set through "
-                    "init; set the foreign key on the related model instead"
-                )
+            if isinstance(field, ManyToManyField | BackwardManyToMany | BackwardRelation):
+                raise ConfigurationError(_relation_through_init(name, key, field))
         waiting: dict[str, Any] = {}
         for field in meta.columns:
             if isinstance(field, ForeignKeyField):
@@ -184,6 +208,46 @@ class Model(metaclass=ModelMeta):
                 state[field.name] = None
         if waiting:
             state["_await_when_save"] = waiting
+
+    @classmethod
+    def construct(cls, _saved_in_db: bool = False, **kwargs: Any) -> Self:
+        """An instance built as given, with no validation and no database (for unit tests and
+        serialisation): related objects and lists of them are taken as already fetched,
+        unsaved related objects are accepted, unknown names are stored as attributes."""
+        meta = cls._meta
+        self = cls.__new__(cls)
+        state = self.__dict__
+        state["_saved_in_db"] = _saved_in_db
+        provided: set[str] = set()
+        for key, value in kwargs.items():
+            field = meta.fields.get(key)
+            if isinstance(field, ManyToManyField | BackwardManyToMany) or (
+                isinstance(field, BackwardRelation) and not isinstance(field, BackwardOneToOne)
+            ):
+                state[cache_key(key)] = list(value)
+            elif isinstance(field, BackwardOneToOne):
+                state[cache_key(key)] = value
+            elif isinstance(field, ForeignKeyField):
+                state[cache_key(key)] = value
+                state[field.attname] = None if value is None else field.key_of(value)
+                provided.add(field.attname)
+            else:
+                state[key] = value
+                provided.add(key)
+        for field in meta.columns:
+            key = attname(field)
+            if key in provided:
+                continue
+            default = field.default
+            if inspect.iscoroutinefunction(default):
+                state[key] = None
+            elif field.has_default():
+                state[key] = field.default_value()
+            elif field.has_db_default():
+                state[key] = DatabaseDefault(field)
+            else:
+                state[key] = None
+        return self
 
     # Hydration ---------------------------------------------------------------------------
 
@@ -261,6 +325,18 @@ class Model(metaclass=ModelMeta):
         return cls.all(using_db).first()
 
     @classmethod
+    def last(cls, using_db: Any = None) -> QuerySetSingle[Self | None]:
+        return cls.all(using_db).last()
+
+    @classmethod
+    def latest(cls, *names: str, using_db: Any = None) -> QuerySetSingle[Self | None]:
+        return cls.all(using_db).latest(*names)
+
+    @classmethod
+    def earliest(cls, *names: str, using_db: Any = None) -> QuerySetSingle[Self | None]:
+        return cls.all(using_db).earliest(*names)
+
+    @classmethod
     def get(cls, *args: Any, using_db: Any = None, **kwargs: Any) -> QuerySetSingle[Self]:
         return cls.all(using_db).get(*args, **kwargs)
 
@@ -301,45 +377,55 @@ class Model(metaclass=ModelMeta):
         """The row matching `kwargs`, or a new one with `defaults` as well. Safe under
         concurrency: a racing insert of the same unique values is read back instead."""
         if not kwargs:
-            raise ValueError("get_or_create needs keyword arguments to look the row up by")
+            raise ParamsError("get_or_create needs keyword arguments to look the row up by")
+        merged = _merged_defaults(kwargs, defaults)
         from yara_orm.transactions import in_transaction, savepoint
 
-        found = await cls.filter(**kwargs).using_db(using_db).first() if using_db else None
+        found = await cls.filter(**kwargs).using_db(using_db).get_or_none() if using_db else None
         if found is not None:
             return found, False
         async with in_transaction(cls._meta.connection) as outer:
             client = using_db or outer
-            found = await cls.filter(**kwargs).using_db(client).first()
+            found = await cls.filter(**kwargs).using_db(client).get_or_none()
             if found is not None:
                 return found, False
             try:
                 async with savepoint(outer):
-                    created = await cls.create(using_db=client, **{**kwargs, **(defaults or {})})
-                    return created, True
-            except IntegrityError:
+                    return await cls.create(using_db=client, **merged), True
+            except IntegrityError as conflict:
                 # Another task inserted it meanwhile: that row is the answer.
-                try:
-                    return await cls.filter(**kwargs).using_db(client).get(), False
-                except DoesNotExist:
-                    raise
-                except Exception:  # pragma: no cover - re-raise the original conflict
-                    raise
+                found = await cls.filter(**kwargs).using_db(client).get_or_none()
+                if found is None:
+                    raise conflict from None
+                return found, False
 
     @classmethod
     async def update_or_create(
         cls, defaults: dict[str, Any] | None = None, using_db: Any = None, **kwargs: Any
     ) -> tuple[Self, bool]:
+        """The row matching `kwargs` updated with `defaults`, or a new one with both. A row
+        inserted or deleted by a racing task meanwhile is handled, as in Tortoise."""
+        _merged_defaults(kwargs, defaults)
         from yara_orm.transactions import in_transaction
 
-        async with in_transaction(cls._meta.connection) as client:
-            db = using_db or client
-            found = await cls.filter(**kwargs).using_db(db).select_for_update().first()
-            if found is None:
-                return await cls.create(using_db=db, **{**kwargs, **(defaults or {})}), True
-            for key, value in (defaults or {}).items():
-                setattr(found, key, value)
-            await found.save(using_db=db, update_fields=list(defaults or {}))
-            return found, False
+        for attempt in range(3):
+            async with in_transaction(cls._meta.connection) as client:
+                db = using_db or client
+                found = await cls.filter(**kwargs).using_db(db).select_for_update().get_or_none()
+                if found is not None:
+                    for key, value in (defaults or {}).items():
+                        setattr(found, key, value)
+                    await found.save(using_db=db, update_fields=list(defaults or {}) or None)
+                    return found, False
+            if attempt == 2:
+                break
+            instance, created = await cls.get_or_create(defaults, using_db, **kwargs)
+            if created:
+                return instance, True
+            # Someone else inserted it: update that row on the next round.
+        raise OperationalError(
+            f"{cls.__name__}.update_or_create() could not recover from concurrent deletions"
+        )
 
     @classmethod
     async def bulk_create(
@@ -410,15 +496,17 @@ class Model(metaclass=ModelMeta):
             if isinstance(field, DatetimeField) and field.auto_now and self._saved_in_db:
                 value = field.default_value()
                 self.__dict__[key] = value
-            if isinstance(field, ForeignKeyField) and value is None:
+            if isinstance(field, ForeignKeyField):
                 related = self.__dict__.get(cache_key(field.name))
-                if related is not None:
+                if related is not None and not isinstance(related, Model):
+                    related = None  # a pending relation, not an object
+                if related is not None and not related._saved_in_db:
+                    raise OperationalError(
+                        f"You should first call .save() on {related!r} before referring to it "
+                        f"({type(self).__name__}.{field.name})"
+                    )
+                if related is not None and value is None:
                     value = field.key_of(related)
-                    if value is None:
-                        raise OperationalError(
-                            f"You should first call .save() on {related!r} before referring "
-                            f"to it ({type(self).__name__}.{field.name})"
-                        )
                     self.__dict__[key] = value
             if isinstance(value, DatabaseDefault):
                 continue
@@ -526,30 +614,25 @@ class Model(metaclass=ModelMeta):
         return copied
 
     def update_from_dict(self, data: dict[str, Any]) -> Self:
-        """Set fields from `data` (validated); relations and unknown keys are refused."""
+        """Set fields from `data`, validated. As in Tortoise, keys that are not fields are
+        ignored (a request body may carry more), and to-many relations are refused."""
         meta = self._meta
         for key, value in data.items():
             field = meta.fields.get(key)
-            if field is None or (field.is_relation and not isinstance(field, ForeignKeyField)):
-                if field is None and not any(key == attname(f) for f in meta.columns):
-                    raise FieldError(
-                        f"{type(self).__name__} has no field {key!r}; "
-                        f"valid fields: {', '.join(sorted(meta.fields))}"
-                    )
-                if field is not None:
-                    raise ConfigurationError(
-                        f"{type(self).__name__}.{key} is a relation: set it on its own"
-                    )
-            if field is not None and field.pk:
-                raise ValidationError(
-                    f"{type(self).__name__}.{key} is the primary key: update_from_dict does not "
-                    "change it",
-                    model=type(self).__name__,
-                    field=key,
-                    value=value,
-                )
+            if field is None:
+                if any(key == attname(f) for f in meta.columns):
+                    setattr(self, key, value)
+                continue
+            if field.is_relation and not isinstance(field, ForeignKeyField):
+                raise ConfigurationError(_relation_through_init(type(self).__name__, key, field))
             setattr(self, key, value)
         return self
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """(field name, value) for each column, so `dict(obj)` works as in Tortoise."""
+        for field in self._meta.columns:
+            key = attname(field)
+            yield key, getattr(self, key)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._meta.fk_attnames:

@@ -31,6 +31,7 @@ def _lazy(instance: Model, name: str) -> LoadContext:
 def _not_loaded(instance: Model, name: str) -> RelationNotLoaded:
     model = type(instance).__name__
     return RelationNotLoaded(
+        "No values were fetched for this relation, first use .fetch_related(): "
         f"{model}.{name} is not loaded. Load it with `await obj.{name}`, "
         f"`await obj.fetch_related({name!r})`, or when querying with "
         f".prefetch_related({name!r}) or .select_related({name!r})"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError
+from yara_orm.exceptions import FieldError, OperationalError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
@@ -247,7 +247,13 @@ class Compiler:
             rest = parts[1:]
             field: Field[Any] | None = None
         else:
-            alias, field, rest, _ = self.walk(parts)
+            try:
+                alias, field, rest, _ = self.walk(parts)
+            except FieldError as unknown:
+                allowed = sorted({*self.model._meta.fields, *self.annotations, "pk"})
+                raise FieldError(
+                    f"Unknown filter param {key!r}. Allowed base values are {allowed} ({unknown})"
+                ) from None
             column = self.dialect.comparable(self.column(alias, field), field)
         if rest and rest[0] in DATE_PARTS:
             column = self.dialect.date_part(column, rest[0])
@@ -272,12 +278,15 @@ class Compiler:
     def db_value(field: Field[Any] | None, value: Any) -> Any:
         from yara_orm.models.base import Model
 
+        if isinstance(field, ForeignKeyField):
+            if isinstance(value, Model):
+                field.check_target(value)
+                value = field.key_of(value)
+            return field.target_field.to_db(field.validate(value))
         if isinstance(value, Model):
             value = value.pk
         if field is None:
             return value
-        if isinstance(field, ForeignKeyField):
-            return field.related_model._meta.pk.to_db(field.validate(value))
         return field.to_db(field.validate(value))
 
 
@@ -367,9 +376,9 @@ class Statements:
     def lock(self, compiler: Compiler) -> str:
         if self.query._lock is None:
             return ""
-        nowait, skip_locked, of = self.query._lock
+        nowait, skip_locked, of, no_key = self.query._lock
         aliases = tuple(compiler.table_alias(table) for table in of)
-        return self.dialect.for_update(nowait, skip_locked, aliases)
+        return self.dialect.for_update(nowait, skip_locked, aliases, no_key)
 
     def limit_offset(self, compiler: Compiler) -> str:
         query = self.query
@@ -547,8 +556,14 @@ class Statements:
         assignments = []
         for name, value in values.items():
             field = meta.column_field(name)
-            if isinstance(field, ForeignKeyField) and name == field.name and value is not None:
-                value = value.pk
+            if isinstance(field, ForeignKeyField) and name == field.name:
+                field.check_target(value)
+                if value is not None:
+                    if not value._saved_in_db:
+                        raise OperationalError(
+                            f"You should first call .save() on {value!r} before referring to it"
+                        )
+                    value = field.key_of(value)
             target = compiler.quote(field.column)
             if isinstance(value, Expression):
                 assignments.append(f"{target} = {value.compile(compiler)}")

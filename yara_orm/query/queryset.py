@@ -35,7 +35,11 @@ class QuerySetSingle(Protocol[T_co]):
     def only(self, *names: str) -> QuerySetSingle[T_co]: ...
     def using_db(self, client: DatabaseClient | None) -> QuerySetSingle[T_co]: ...
     def select_for_update(
-        self, nowait: bool = False, skip_locked: bool = False, of: tuple[str, ...] = ()
+        self,
+        nowait: bool = False,
+        skip_locked: bool = False,
+        of: tuple[str, ...] = (),
+        no_key: bool = False,
     ) -> QuerySetSingle[T_co]: ...
     def values(self, *names: str, **expressions: Any) -> QuerySetSingle[Any]: ...
     def values_list(self, *names: str, flat: bool = False) -> QuerySetSingle[Any]: ...
@@ -61,7 +65,7 @@ class QuerySet(Generic[M]):
         self._select_related: tuple[str, ...] = ()
         self._prefetch: list[str | Prefetch] = []
         self._only: tuple[str, ...] | None = None
-        self._lock: tuple[bool, bool, tuple[str, ...]] | None = None  # select_for_update
+        self._lock: tuple[bool, bool, tuple[str, ...], bool] | None = None  # select_for_update
         self._client: DatabaseClient | None = None
         # get() / get_or_none() / first(): one result; "get" raises DoesNotExist when none.
         self._single: str | None = None
@@ -184,10 +188,16 @@ class QuerySet(Generic[M]):
         return clone
 
     def select_for_update(
-        self, nowait: bool = False, skip_locked: bool = False, of: tuple[str, ...] = ()
+        self,
+        nowait: bool = False,
+        skip_locked: bool = False,
+        of: tuple[str, ...] = (),
+        no_key: bool = False,
     ) -> Self:
+        """Lock the rows read until the transaction ends (PostgreSQL; SQLite's writes lock
+        the whole database). `no_key=True` takes the weaker FOR NO KEY UPDATE lock."""
         clone = self._clone()
-        clone._lock = (nowait, skip_locked, tuple(of))
+        clone._lock = (nowait, skip_locked, tuple(of), no_key)
         return clone
 
     def __getitem__(self, key: int | slice) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
-from yara_orm.exceptions import ParamsError, ValidationError
+from yara_orm.exceptions import OperationalError, ParamsError, ValidationError
 from yara_orm.models.meta import attname
 from yara_orm.query.compiler import Compiler
 from yara_orm.query.expressions import Expression
@@ -87,7 +87,12 @@ async def update_instance(
     dialect = client.dialect
     if update_fields is not None:
         # column_field raises FieldError naming an unknown field and listing the valid ones.
-        names = [n for n in update_fields if meta.column_field(n) is not meta.pk]
+        if any(meta.column_field(n) is meta.pk for n in update_fields):
+            raise OperationalError(
+                f"Can't update pk field, use `{model.__name__}.create` instead. (To insert a "
+                f"copy, set pk to None or use clone(), then save().)"
+            )
+        names = list(update_fields)
         auto = [f.name for f in meta.columns if getattr(f, "auto_now", False)]
         names = list(dict.fromkeys([*names, *auto]))
     else:
