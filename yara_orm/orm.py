@@ -13,8 +13,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from yara_orm import timezone as time_settings
 from yara_orm._engine import Engine
-from yara_orm.config import ModelSource, OrmConfig, parse_init, split_pool_options
-from yara_orm.connection import connections
+from yara_orm.config import AppModels, ModelSource, OrmConfig, parse_init, split_pool_options
+from yara_orm.connection import DatabaseClient, connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import ConfigurationError
 from yara_orm.models.registry import registry
@@ -86,11 +86,32 @@ async def drop_database(url: str) -> None:
         await admin.close()
 
 
+class _ClassProperty:
+    """A read-only attribute of the class itself (`YaraOrm.apps`)."""
+
+    def __init__(self, getter: Any) -> None:
+        self.getter = getter
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        return self.getter(owner)
+
+
+def _apps(cls: type[YaraOrm]) -> dict[str, dict[str, type[Model]]]:
+    apps: dict[str, dict[str, type[Model]]] = {}
+    for model in cls.models:
+        apps.setdefault(model._meta.app, {})[model.__name__] = model
+    return apps
+
+
 class YaraOrm:
     """The ORM's lifecycle. State is class-level, as in Tortoise ORM."""
 
     models: ClassVar[list[type[Model]]] = []
     config: ClassVar[OrmConfig | None] = None
+    #: The initialised models by app label and class name (Tortoise's `Tortoise.apps`).
+    apps: ClassVar[Any] = _ClassProperty(_apps)
+    #: Whether `init()` has run and connections are open.
+    _inited: ClassVar[Any] = _ClassProperty(lambda cls: bool(connections.names()))
 
     @classmethod
     async def init(
@@ -156,6 +177,24 @@ class YaraOrm:
         cls.models = chosen
         cls.config = config
         return chosen
+
+    @classmethod
+    def init_models(
+        cls, models_paths: Iterable[ModelSource], app_label: str, _init_relations: bool = True
+    ) -> None:
+        """Register models (resolving their relations) without connecting to a database, as
+        Tortoise's `init_models`: for building pydantic models or describing them early.
+        Calls for several apps add up."""
+        config = OrmConfig({}, [AppModels(app_label, list(models_paths))])
+        chosen = select_models(config)
+        models = list(dict.fromkeys([*cls.models, *chosen]))
+        registry.activate(models)
+        cls.models = models
+
+    @classmethod
+    def get_connection(cls, connection_name: str = "default") -> DatabaseClient:
+        """The client for `connection_name` (Tortoise's; `connections.get` is the same)."""
+        return connections.get(connection_name)
 
     @classmethod
     async def bind(cls, config: OrmConfig, engines: Mapping[str, Engine]) -> None:

@@ -138,6 +138,11 @@ class ForeignKeyField(RelationField[MODEL]):
         key = cache_key(self.name)
         if key in state:
             return state[key]
+        if self.attname not in state and state.get("_partial"):
+            raise AttributeError(
+                f"'{type(instance).__name__}' object has no attribute '{self.name}': it was "
+                "not loaded (only() did not name it)"
+            )
         if state.get(self.attname) is None:
             return None
         return PendingRelation(instance, self)

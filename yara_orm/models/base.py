@@ -540,11 +540,8 @@ class Model(metaclass=ModelMeta):
         from yara_orm.query.writes import insert_instance, update_instance
 
         fields = None if update_fields is None else list(update_fields)
-        if self._partial and not fields:
-            raise IncompleteInstanceError(
-                f"{type(self).__name__} is a partial model (loaded with only()): it can only be "
-                "saved with update_fields naming the fields it has"
-            )
+        if self._partial:
+            self._check_partial_save(fields)
         await self._await_defaults()
         await signals.send(signals.Signals.pre_save, self, using_db, fields)
         if force_create:
@@ -562,6 +559,26 @@ class Model(metaclass=ModelMeta):
             created = True
         self._saved_in_db = True
         await signals.send(signals.Signals.post_save, self, created, using_db, fields)
+
+    def _check_partial_save(self, fields: list[str] | None) -> None:
+        """An instance loaded with only() saves the loaded fields it names, by its pk."""
+        name = type(self).__name__
+        if not fields:
+            raise IncompleteInstanceError(
+                f"{name} is a partial model (loaded with only()): it can only be saved with "
+                "update_fields naming the fields it has"
+            )
+        if self._meta.pk_attr not in self.__dict__:
+            raise IncompleteInstanceError(
+                f"{name} is a partial model without its primary key loaded. Partial update not "
+                "available: add the primary key to only()"
+            )
+        for field_name in fields:
+            field = self._meta.fields.get(field_name)
+            if field is not None and attname(field) not in self.__dict__:
+                raise IncompleteInstanceError(
+                    f"{name} is a partial model, field '{field_name}' is not available"
+                )
 
     async def delete(self, using_db: Any = None) -> None:
         if not self._saved_in_db or self.pk is None:

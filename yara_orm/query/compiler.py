@@ -323,7 +323,9 @@ class SelectPlan:
 
     fields: list[Field[Any]]
     # (model, first column, end column, attribute path) per select_related step.
-    related: list[tuple[type[Model], int, int, tuple[str, ...]]]
+    # (model, first column, end column, attribute path, fields or None for all columns) per
+    # related object joined in (select_related, or only() naming "relation__field").
+    related: list[tuple[type[Model], int, int, tuple[str, ...], list[Field[Any]] | None]]
     # values()/values_list(): the names of the columns, in order; None for model rows.
     # values()/values_list(): (result key, source path or annotation) per column.
     values: tuple[tuple[str, str], ...] | None = None
@@ -391,15 +393,37 @@ class Statements:
         meta = self.model._meta
         query = self.query
         fields = meta.columns
+        partial_related: dict[str, list[str]] = {}
         if query._only is not None:
-            fields = [meta.column_field(name) for name in query._only]
+            own = [n for n in query._only if "__" not in n and n not in query._annotations]
+            fields = [meta.column_field(name) for name in own]
+            for name in query._only:
+                if "__" in name:
+                    path, _, field_name = name.rpartition("__")
+                    partial_related.setdefault(path, []).append(field_name)
         plan = SelectPlan(fields=fields, related=[])
         columns = [compiler.column(compiler.base_alias, f) for f in fields]
         for path in query._select_related:
+            if path in partial_related:
+                continue  # only() names what to load of it
             for model, alias, setter in self._related_chain(compiler, path):
                 start = len(columns)
                 columns.extend(compiler.column(alias, f) for f in model._meta.columns)
-                plan.related.append((model, start, len(columns), setter))
+                plan.related.append((model, start, len(columns), setter, None))
+        # only("relation__field"): each object on the way is selected with its primary key
+        # first (NULL tells a missing relation) and holds just the fields named for it.
+        seen: set[tuple[str, ...]] = set()
+        for path in sorted(partial_related, key=lambda p: p.count("__")):
+            for model, alias, setter in self._related_chain(compiler, path):
+                if setter in seen:
+                    continue
+                seen.add(setter)
+                wanted = [
+                    model._meta.column_field(n) for n in partial_related.get("__".join(setter), [])
+                ]
+                start = len(columns)
+                columns.extend(compiler.column(alias, f) for f in [model._meta.pk, *wanted])
+                plan.related.append((model, start, len(columns), setter, wanted))
         for name, expression in query._annotations.items():
             columns.append(f"{expression.compile(compiler)} AS {compiler.quote(name)}")
         return columns, plan

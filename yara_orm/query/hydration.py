@@ -57,18 +57,17 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
     built = []
     for row in rows:
         if partial:
-            instance = model.__new__(model)
-            state = instance.__dict__
-            for field, value in zip(fields, row, strict=False):
-                state[attname(field)] = value if field.from_db is None else field.from_db(value)
-            state["_saved_in_db"] = True
-            if batch is not None:
-                state["_batch"] = batch
+            instance = _partial(model, fields, row, batch)
         else:
             instance = model._from_row(row[:width], batch)
-        for related_model, start, end, path in plan.related:
+        for related_model, start, end, path, related_fields in plan.related:
             values = row[start:end]
-            target = None if values[0] is None else related_model._from_row(values, batch)
+            if values[0] is None:
+                target = None
+            elif related_fields is None:
+                target = related_model._from_row(values, batch)
+            else:
+                target = _partial(related_model, related_fields, values[1:], batch)
             owner = instance
             for step in path[:-1]:
                 owner = owner.__dict__[cache_key(step)]
@@ -81,3 +80,17 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
             instance.__dict__.update(zip(annotations, tail, strict=True))
         built.append(instance)
     return built
+
+
+def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Model:
+    """An instance holding only `fields` (from `only()`): other fields raise AttributeError,
+    and it saves only with `update_fields` among the loaded ones."""
+    instance = model.__new__(model)
+    state = instance.__dict__
+    for field, value in zip(fields, row, strict=False):
+        state[attname(field)] = value if field.from_db is None else field.from_db(value)
+    state["_saved_in_db"] = True
+    state["_partial"] = True
+    if batch is not None:
+        state["_batch"] = batch
+    return instance

@@ -158,6 +158,8 @@ class QuerySet(Generic[M]):
     def _as_values(
         self, kind: type[Q_], names: tuple[str, ...], aliases: dict[str, str], mode: str
     ) -> Q_:
+        if self._only is not None:
+            raise ParamsError("values() and values_list() cannot be combined with only()")
         clone = self._convert(kind)
         if not names and not aliases:
             meta = self.model._meta
@@ -172,9 +174,14 @@ class QuerySet(Generic[M]):
         return clone
 
     def only(self, *names: str) -> Self:
+        """Load only the named fields (also "relation__field", and annotations): other
+        attributes raise AttributeError, and saving needs `update_fields` and the pk."""
+        if not names:
+            raise ParamsError("only() needs at least one field name")
+        if self._values is not None:
+            raise ParamsError("only() cannot be combined with values() or values_list()")
         clone = self._clone()
-        pk = self.model._meta.pk.name
-        clone._only = tuple(dict.fromkeys((pk, *names)))
+        clone._only = tuple(dict.fromkeys(names))
         return clone
 
     def select_related(self, *names: str) -> Self:
