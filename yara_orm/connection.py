@@ -262,6 +262,10 @@ class Connections:
             return active
         return self.base(name)
 
+    def find(self, name: str) -> DatabaseClient | None:
+        """The client outside any transaction, or None if no connection has that name."""
+        return self._clients.get(name)
+
     def base(self, name: str = "default") -> DatabaseClient:
         """The client outside any transaction."""
         try:

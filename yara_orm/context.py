@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from yara_orm import timezone as time_settings
 from yara_orm.connection import Connections, DatabaseClient, connections
 from yara_orm.orm import YaraOrm, create_database_if_missing, drop_database
 
@@ -24,6 +25,7 @@ class YaraContext:
 
     def __init__(self) -> None:
         self._inited = False
+        self._previous: YaraContext | None = None
 
     @property
     def connections(self) -> Connections:
@@ -68,6 +70,25 @@ class YaraContext:
     async def close_connections(self) -> None:
         await YaraOrm.close()
         self._inited = False
+
+    @property
+    def use_tz(self) -> bool:
+        return time_settings.get_use_tz()
+
+    @property
+    def timezone(self) -> str:
+        return time_settings.get_timezone()
+
+    def __enter__(self) -> YaraContext:
+        """Make this the current context (closing is for `async with`)."""
+        self._previous = _current
+        set_global_context(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _current
+        if _current is self:
+            _current = self._previous
 
     async def __aenter__(self) -> YaraContext:
         set_global_context(self)

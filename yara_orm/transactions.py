@@ -29,6 +29,7 @@ class TransactionClient(DatabaseClient):
 
     def __init__(self, base: DatabaseClient, transaction: Transaction) -> None:
         super().__init__(base.name, transaction, base.dialect)
+        self.base = base
         self.transaction = transaction
         self.finished = False
 
@@ -52,8 +53,13 @@ class TransactionClient(DatabaseClient):
 
 
 def current_transaction(name: str) -> TransactionClient | None:
+    """The transaction this task has open on connection `name`. One begun on a connection
+    that has since been closed and replaced (the ORM initialised again) is not it."""
     active = _current.get()
-    return None if active is None else active.get(name)
+    client = None if active is None else active.get(name)
+    if client is not None and connections.find(name) is not client.base:
+        return None
+    return client
 
 
 @asynccontextmanager

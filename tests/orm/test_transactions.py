@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.orm.models import Author
-from yara_orm import atomic, connections, in_transaction
+from yara_orm import YaraOrm, atomic, connections, in_transaction
 
 
 class Boom(Exception):
@@ -95,3 +95,26 @@ async def test_isolation_levels_on_postgres(orm: str) -> None:
     async with in_transaction(isolation="serializable") as tx:
         rows = await tx.fetch("SHOW transaction_isolation")
         assert rows == [("serializable",)]
+
+
+async def test_a_transaction_left_open_by_a_closed_orm_is_not_used_after_init(
+    orm: str, request: pytest.FixtureRequest
+) -> None:
+    # A context (a fixture's task, say) that still holds a transaction of an ORM since closed
+    # and initialised again must use the new connection, not the dead transaction.
+    from yara_orm.transactions import _current, current_transaction
+
+    url = "sqlite://:memory:" if orm == "sqlite" else str(request.getfixturevalue("pg_url"))
+    stale = connections.get()
+    async with in_transaction() as tx:
+        pass
+    token = _current.set({"default": tx})
+    assert current_transaction("default") is tx
+    await YaraOrm.close()
+    await YaraOrm.init(url, models=["tests.orm.models"])
+    try:
+        assert current_transaction("default") is None
+        assert connections.get() is not stale
+        await connections.get().execute_query("SELECT 1")
+    finally:
+        _current.reset(token)
