@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from yara_orm._engine import Engine, QueryStats, StatementRunner
 from yara_orm.dialects import DIALECTS, Dialect
-from yara_orm.dialects.base import Capabilities
-from yara_orm.exceptions import ConfigurationError
+from yara_orm.dialects.base import Capabilities, SchemaGenerator
+from yara_orm.exceptions import ConfigurationError, ParamsError
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,11 @@ class DatabaseClient:
     @property
     def capabilities(self) -> Capabilities:
         return self.dialect.capabilities
+
+    @property
+    def schema_generator(self) -> type[SchemaGenerator]:
+        """Tortoise's: `client.schema_generator.DIALECT` is the dialect's name."""
+        return self.dialect.schema_generator
 
     def _event(self, sql: str, params: Any) -> QueryEvent:
         """The event for a statement about to run (guards consulted first)."""
@@ -278,6 +283,18 @@ class Connections:
             raise ConfigurationError(
                 f"no connection named {name!r}; known: {', '.join(sorted(self._clients))}"
             ) from None
+
+    def default_name(self) -> str:
+        """The connection meant when none is named: "default", or the only one there is
+        (Tortoise's rule); with several and none called "default", naming one is required."""
+        if "default" in self._clients or len(self._clients) != 1:
+            if "default" not in self._clients and self._clients:
+                raise ParamsError(
+                    "several connections are configured and none is named 'default': pass "
+                    f"connection_name= (one of: {', '.join(sorted(self._clients))})"
+                )
+            return "default"
+        return next(iter(self._clients))
 
     def engine(self, name: str = "default") -> Engine:
         self.base(name)

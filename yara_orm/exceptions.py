@@ -73,7 +73,7 @@ class DatabaseError(YaraError):
 
     def __init__(
         self,
-        message: str,
+        message: str = "",
         *,
         sqlstate: str | None = None,
         detail: str | None = None,

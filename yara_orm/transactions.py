@@ -67,7 +67,7 @@ async def in_transaction(
     connection_name: str | None = None, isolation: str | None = None
 ) -> AsyncIterator[TransactionClient]:
     """Commit on success, roll back on error; nested blocks are savepoints."""
-    name = connection_name or "default"
+    name = connection_name or connections.default_name()
     outer = current_transaction(name)
     if outer is not None:
         async with savepoint(outer) as client:

@@ -17,7 +17,7 @@ pub fn sqlite_error(err: rusqlite::Error, sql: &str) -> EngineError {
         ),
         rusqlite::Error::SqliteFailure(code, message) => {
             let mut message = message.unwrap_or_else(|| code.to_string());
-            if message.contains("too many SQL variables") {
+            if is_too_many_parameters(&message) {
                 message.push_str(
                     "; SQLite allows at most 32766 parameters in one statement (split it, or \
                      send a list as one JSON parameter: IN (SELECT value FROM json_each(?)))",
@@ -73,7 +73,7 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
         ErrorCode::SystemIoFailure => "58030",
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => "XX001",
         ErrorCode::Unknown => {
-            if message.contains("too many SQL variables") {
+            if is_too_many_parameters(&message) {
                 "54000"
             } else if message.contains(OUT_OF_RANGE) {
                 "22003"
@@ -99,4 +99,11 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
         }
         _ => "HY000",
     }
+}
+
+/// SQLite's parameter limit, as it reports it for `?` ("too many SQL variables") and for
+/// numbered `?NNN` placeholders ("variable number must be between ?1 and ?32766").
+fn is_too_many_parameters(message: &str) -> bool {
+    message.contains("too many SQL variables")
+        || message.contains("variable number must be between")
 }

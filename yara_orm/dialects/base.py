@@ -35,11 +35,34 @@ class Capabilities:
     isolation_levels: tuple[str, ...] = ()
 
 
+class SchemaGenerator:
+    """Tortoise's `client.schema_generator`: `DIALECT` names the dialect, and an instance
+    made with a client writes the CREATE statements of that connection's models."""
+
+    DIALECT: ClassVar[str] = ""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get_create_schema_sql(self, safe: bool = True) -> str:
+        from yara_orm.utils import get_schema_sql  # the ORM's registry sits above dialects
+
+        return get_schema_sql(self.client, safe)
+
+
 class Dialect:
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    schema_generator: ClassVar[type[SchemaGenerator]]
     # Logical field kind -> column type; "{max_length}" etc. are filled from the field.
     column_types: ClassVar[dict[str, str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            cls.schema_generator = type(
+                f"{cls.__name__}SchemaGenerator", (SchemaGenerator,), {"DIALECT": cls.name}
+            )
 
     def placeholder(self, index: int) -> str:
         """The placeholder of the `index`-th (1-based) parameter."""
@@ -122,7 +145,7 @@ class Dialect:
             marker = match.group(2)
             if marker is None:  # quoted text or a quoted name: left as it is
                 return match.group(0)
-            position = int(marker[1:]) - 1 if marker != "?" else next(counter)
+            position = int(marker[1:]) - 1 if marker[1:] else next(counter)
             value = params[position]
             return "NULL" if value is None else self._inline_literal(value)
 
@@ -164,7 +187,7 @@ class Dialect:
 
 
 # A placeholder outside quoted text: `$n` (PostgreSQL) or `?` (SQLite).
-_PLACEHOLDER = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|(\$\d+|\?)")
+_PLACEHOLDER = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|(\$\d+|\?\d*)")
 
 
 def escape_like(value: str) -> str:

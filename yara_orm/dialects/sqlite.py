@@ -41,7 +41,7 @@ class SqliteDialect(Dialect):
     }
 
     def placeholder(self, index: int) -> str:
-        return "?"
+        return f"?{index}"  # numbered: parameters bind by number, whatever the compile order
 
     def auto_increment_column(self, field: Field[Any]) -> str:
         # INTEGER PRIMARY KEY is SQLite's rowid; AUTOINCREMENT never reuses deleted ids.
@@ -59,7 +59,7 @@ class SqliteDialect(Dialect):
             return f"instr({column}, {mark}) > 0"
         if kind == "startswith":
             return f"instr({column}, {mark}) = 1"
-        params.append(value)
+        # A numbered placeholder may appear twice: one parameter serves both.
         return f"substr({column}, length({column}) - length({mark}) + 1) = {mark}"
 
     # SQLite's LOWER() only knows ASCII, and its integer arithmetic turns an overflow into a

@@ -200,8 +200,10 @@ class When(Expression):
         self.then = then
 
     def compile(self, compiler: Compiler) -> str:
+        # Compiled in text order, so that the SQL reads in the order its parameters are given.
+        condition = compiler.where(self.condition)
         value = _operand(compiler, self.then, False)
-        return f"WHEN {compiler.where(self.condition)} THEN {value}"
+        return f"WHEN {condition} THEN {value}"
 
 
 class Case(Expression):

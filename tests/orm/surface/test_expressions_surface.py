@@ -176,6 +176,23 @@ async def test_case_when(league: None) -> None:
     ]
 
 
+async def test_case_when_binds_condition_and_result_values_in_order(league: None) -> None:
+    # Both the condition and the result are parameters: with SQLite's positional "?", a
+    # result compiled before its condition swapped them ("goals >= 'high' THEN 5").
+    level = Case(When(goals__gte=5, then="high"), When(goals__lte=1, then="low"), default="mid")
+    rows = await Player.annotate(level=level).order_by("name").values_list("name", "level")
+    assert rows == [
+        ("ann", "mid"),
+        ("bob", "high"),
+        ("cid", "high"),
+        ("dan", "low"),
+        ("free", "high"),
+    ]
+    assert await Player.filter(goals__in=[1, 3]).annotate(level=level).count() == 2
+    sql = Player.annotate(level=level).values("level").sql(params_inline=True)
+    assert ">= 5 THEN 'high'" in sql
+
+
 # Aggregates ------------------------------------------------------------------------------------
 
 
