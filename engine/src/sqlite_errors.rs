@@ -73,7 +73,7 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
         ErrorCode::SystemIoFailure => "58030",
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => "XX001",
         ErrorCode::Unknown => {
-            if is_too_many_parameters(&message) {
+            if is_too_many_parameters(message) {
                 "54000"
             } else if message.contains(OUT_OF_RANGE) {
                 "22003"
