@@ -132,12 +132,18 @@ class Field(Generic[VALUE]):
     def __copy__(self) -> Field[VALUE]:
         copied = type(self).__new__(type(self))
         copied.__dict__.update(self.__dict__)
+        # Subclasses may keep attributes in __slots__ (Tortoise's fields do).
+        for klass in type(self).__mro__:
+            for slot in klass.__dict__.get("__slots__", ()):
+                if hasattr(self, slot):
+                    setattr(copied, slot, getattr(self, slot))
         copied.validators = list(self.validators)
         return copied
 
     def bind(self, model: type[Model], name: str) -> None:
         self.model = model
         self.name = name
+        self._route_reads_through_to_python_value()
 
     @property
     def model_field_name(self) -> str:
@@ -234,12 +240,46 @@ class Field(Generic[VALUE]):
     #: Converts a value read from the database; None when the engine's type is already right.
     from_db: Callable[[Any], Any] | None = None
 
-    def describe(self, serializable: bool = True) -> dict[str, Any]:
-        """The field's description, as Tortoise gives it."""
-        from yara_orm.models.describe import describe_field
+    # Tortoise's conversion hooks. A subclass that overrides them (Tortoise's way to write a
+    # custom field) is converted through them: `to_db_value` on the way in, with the type
+    # left to it, `to_python_value` on the way out. `super()` calls reach the native ones.
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        """The value stored for `value` (Tortoise's name)."""
+        return type(self)._native_to_db(self, value)
 
-        return describe_field(self, serializable)
+    def to_python_value(self, value: Any) -> Any:
+        """The Python value for `value` as read from the database (Tortoise's name)."""
+        native = self.__dict__.get("_native_from_db", self.from_db)
+        return value if native is None or value is None else native(value)
 
-    def __repr__(self) -> str:
-        owner = self.model.__name__ if self.model else "?"
-        return f"<{type(self).__name__} {owner}.{self.name}>"
+    _native_to_db: ClassVar[Callable[[Any, Any], Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "to_db_value" in cls.__dict__:
+            if cls.to_db is not _through_to_db_value:
+                cls._native_to_db = cls.to_db
+            cls.to_db = _through_to_db_value  # type: ignore[method-assign, assignment]
+            # The field's own conversion decides what it accepts (Tortoise checks nothing
+            # more than null and validators before it).
+            cls.python_types = (object,)
+            cls.check = _accept  # type: ignore[method-assign, assignment]
+
+    def _route_reads_through_to_python_value(self) -> None:
+        """A subclass overriding `to_python_value` reads every value through it; the
+        field's own reading stays reachable from `super().to_python_value()`."""
+        if type(self).to_python_value is not Field.to_python_value:
+            if "_native_from_db" not in self.__dict__:
+                self.__dict__["_native_from_db"] = self.from_db
+            self.from_db = self.to_python_value
+
+
+def _through_to_db_value(field: Field[Any], value: Any) -> Any:
+    return field.to_db_value(value, None)
+
+
+def _accept(field: Field[Any], value: Any) -> Any:
+    return value
+
+
+Field._native_to_db = Field.to_db

@@ -3,6 +3,8 @@ relations) or the dicts and tuples of `values()` / `values_list()`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import new_batch
@@ -10,6 +12,7 @@ from yara_orm.exceptions import FieldError
 from yara_orm.fields.relations import cache_key
 from yara_orm.models.meta import attname
 from yara_orm.query.compiler import Compiler, SelectPlan
+from yara_orm.query.expressions import Aggregate, Avg, CombinedExpression, Count, F
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -23,8 +26,11 @@ def shape_values(
     each value converted as its field reads it."""
     converters = []
     probe = Compiler(query.model, query.client.dialect)
+    by_annotation = annotation_converters(query)
     for index, (_, source) in enumerate(pairs):
         if source in query._annotations:
+            if source in by_annotation:
+                converters.append((index, by_annotation[source]))
             continue
         try:
             _, field, _, _ = probe.walk(source.split("__"), join=False)
@@ -53,6 +59,7 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
     fields = plan.fields
     width = len(fields)
     annotations = list(query._annotations)
+    by_annotation = annotation_converters(query) if annotations else {}
     partial = query._only is not None
     built = []
     for row in rows:
@@ -78,6 +85,8 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
         if annotations:
             tail = row[len(row) - len(annotations) :]
             instance.__dict__.update(zip(annotations, tail, strict=True))
+            for name, convert in by_annotation.items():
+                instance.__dict__[name] = convert(instance.__dict__[name])
         built.append(instance)
     return built
 
@@ -94,3 +103,56 @@ def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Mod
     if batch is not None:
         state["_batch"] = batch
     return instance
+
+
+def annotation_converters(query: QuerySet[Any]) -> dict[str, Callable[[Any], Any]]:
+    """Aggregates over a field read as that field reads: Min/Max as its values, Sum/Avg of a
+    decimal field as Decimal (SQLite computes them in floating point over decimal text)."""
+    probe = Compiler(query.model, query.client.dialect)
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for name, expression in query._annotations.items():
+        if not isinstance(expression, Aggregate) or isinstance(expression, Count):
+            continue
+        path, plain = _source(expression.field)
+        if path is None:
+            continue
+        try:
+            _, field, _, _ = probe.walk(path.split("__"), join=False)
+        except FieldError:
+            continue
+        quantum = getattr(field, "_quantum", None)
+        if quantum is not None:
+            exact = plain and not isinstance(expression, Avg)
+            converters[name] = _decimal_reader(quantum if exact else None)
+        elif plain and field.from_db is not None and not isinstance(expression, Avg):
+            converters[name] = _none_safe(field.from_db)
+    return converters
+
+
+def _source(operand: Any) -> tuple[str | None, bool]:
+    """The field path an aggregate's operand reads, and whether it is that field alone (as
+    opposed to arithmetic on it, whose type follows its first field)."""
+    if isinstance(operand, str):
+        return operand, True
+    if isinstance(operand, F):
+        return operand.name, True
+    if isinstance(operand, CombinedExpression):
+        for side in (operand.left, operand.right):
+            path, _ = _source(side)
+            if path is not None:
+                return path, False
+    return None, False
+
+
+def _decimal_reader(quantum: Decimal | None) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        if value is None or (isinstance(value, Decimal) and quantum is None):
+            return value
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return number if quantum is None else number.quantize(quantum)
+
+    return read
+
+
+def _none_safe(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)

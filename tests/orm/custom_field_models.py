@@ -1,0 +1,52 @@
+"""Custom fields written the Tortoise way: `to_db_value` / `to_python_value` overrides."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from yara_orm import fields
+from yara_orm.models import Model
+
+
+class Colour(enum.Enum):  # a plain Enum: the field, not the ORM, knows how to store it
+    RED = "r"
+    GREEN = "g"
+
+
+class ColourField(fields.CharField):
+    __slots__ = ("enum_type",)  # Tortoise's fields keep their options in slots
+
+    def __init__(self, enum_type: type[enum.Enum], **kwargs: Any) -> None:
+        super().__init__(max_length=8, **kwargs)
+        self.enum_type = enum_type
+
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, self.enum_type):
+            raise TypeError(f"expected {self.enum_type.__name__}, got {value!r}")
+        return value.value
+
+    def to_python_value(self, value: Any) -> Any:
+        return None if value is None else self.enum_type(value)
+
+
+class TaggedJSONField(fields.JSONField):
+    """Wraps the native JSON conversion: `super()` reaches it."""
+
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        return super().to_db_value({"tagged": value}, instance)
+
+    def to_python_value(self, value: Any) -> Any:
+        loaded = super().to_python_value(value)
+        return loaded["tagged"] if isinstance(loaded, dict) else loaded
+
+
+class Paint(Model):
+    name = fields.CharField(max_length=20)
+    colour = ColourField(Colour, null=True)
+    extra = TaggedJSONField(null=True)
+
+
+__all__ = ["Colour", "ColourField", "Paint", "TaggedJSONField"]
