@@ -76,8 +76,12 @@ class DecimalField(Field[Any]):
 
     def __init__(self, max_digits: int = 18, decimal_places: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if int(max_digits) < 1:
+            raise ConfigurationError("DecimalField: 'max_digits' must be >= 1")
+        if int(decimal_places) < 0:
+            raise ConfigurationError("DecimalField: 'decimal_places' must be >= 0")
         if decimal_places > max_digits:
-            raise ValueError("decimal_places cannot exceed max_digits")
+            raise ConfigurationError("DecimalField: 'decimal_places' cannot exceed 'max_digits'")
         self.max_digits = max_digits
         self.decimal_places = decimal_places
         self._quantum = Decimal(1).scaleb(-decimal_places)
@@ -370,9 +374,15 @@ class _EnumField(Field[Any]):
     enum_type: type[enum.Enum]
 
     def __init__(self, enum_type: type[enum.Enum], **kwargs: Any) -> None:
+        if not (isinstance(enum_type, type) and issubclass(enum_type, enum.Enum)):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs an Enum class, not {enum_type!r}"
+            )
         super().__init__(**kwargs)
         self.enum_type = enum_type
         self.from_db = self._from_db
+        if self.description is None:  # the members, as Tortoise describes them
+            self.description = "\n".join(f"{m.name}: {m.value}" for m in enum_type)
 
     def coerce(self, value: Any) -> Any:
         try:
@@ -396,6 +406,15 @@ class _EnumField(Field[Any]):
 class IntEnumField(_EnumField):
     db_kind: ClassVar[str] = "smallint"
     python_types: ClassVar[tuple[type, ...]] = (enum.Enum,)
+
+    def __init__(self, enum_type: type[enum.Enum], **kwargs: Any) -> None:
+        super().__init__(enum_type, **kwargs)
+        values = [member.value for member in enum_type]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ConfigurationError("IntEnumField only supports integer enums!")
+        low = 1 if self.generated else -32768
+        if not all(low <= v <= 32767 for v in values):  # a smallint column
+            raise ConfigurationError(f"The valid range of IntEnumField's values is {low}..32767!")
 
 
 class CharEnumField(_EnumField):

@@ -4,6 +4,7 @@ runs), enum fields, JSONField's encoder/decoder/field_type, and the generic Fiel
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 import typing
 from decimal import Decimal
@@ -295,3 +296,32 @@ def test_tortoise_spellings_of_options() -> None:
     assert CharField is fields.CharField
     assert ForeignKeyFieldInstance is fields.ForeignKeyField
     assert ManyToManyFieldInstance is fields.ManyToManyField
+
+
+def test_field_definitions_that_cannot_work_are_refused() -> None:
+    class Word(enum.Enum):
+        A = "a"
+
+    class Huge(enum.IntEnum):
+        BIG = 40_000
+
+    class Zero(enum.IntEnum):
+        NONE = 0
+
+    with pytest.raises(ConfigurationError, match="only supports integer enums"):
+        fields.IntEnumField(Word)
+    with pytest.raises(ConfigurationError, match=r"-32768\.\.32767"):
+        fields.IntEnumField(Huge)
+    with pytest.raises(ConfigurationError, match=r"1\.\.32767"):
+        fields.IntEnumField(Zero, generated=True)
+    with pytest.raises(ConfigurationError, match="needs an Enum class"):
+        fields.CharEnumField(str)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'max_digits' must be >= 1"):
+        fields.DecimalField(max_digits=0, decimal_places=0)
+    with pytest.raises(ConfigurationError, match="'decimal_places' must be >= 0"):
+        fields.DecimalField(max_digits=4, decimal_places=-1)
+    with pytest.raises(ConfigurationError, match="cannot exceed"):
+        fields.DecimalField(max_digits=2, decimal_places=3)
+    # An enum field describes its members unless given a description.
+    assert fields.CharEnumField(Word).description == "A: a"
+    assert fields.IntEnumField(Zero, description="none").description == "none"
