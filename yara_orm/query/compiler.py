@@ -107,15 +107,15 @@ class Compiler:
             table = target.table
             sql = (
                 f"LEFT JOIN {q(target.table)} {alias} "
-                f"ON {alias}.{q(target.pk.column)} = {source}.{q(field.column)}"
+                f"ON {alias}.{q(field.target_field.column)} = {source}.{q(field.column)}"
             )
         elif isinstance(field, BackwardRelation):
             child = field.related_model._meta
-            owner_pk = field.model._meta.pk
+            owner_key = field.forward.target_field  # the pk, or the forward key's to_field
             table = child.table
             sql = (
                 f"LEFT JOIN {q(child.table)} {alias} "
-                f"ON {alias}.{q(field.forward.column)} = {source}.{q(owner_pk.column)}"
+                f"ON {alias}.{q(field.forward.column)} = {source}.{q(owner_key.column)}"
             )
         else:
             forward = field.forward if isinstance(field, BackwardManyToMany) else field
@@ -160,11 +160,13 @@ class Compiler:
                 )
             rest = parts[index + 1 :]
             if isinstance(field, ForeignKeyField):
-                target_pk = field.related_model._meta.pk
-                pk_names = ("pk", target_pk.name)
+                # The local column holds the target's key (its pk, or to_field): a filter
+                # on that key needs no join.
+                key = field.target_field
+                key_names = (key.name, "pk") if key.pk else (key.name,)
                 if not rest or rest[0] in LOOKUPS or rest[0] in DATE_PARTS:
                     return alias, field, rest, to_many
-                if rest[0] in pk_names and (len(rest) == 1 or rest[1] in LOOKUPS):
+                if rest[0] in key_names and (len(rest) == 1 or rest[1] in LOOKUPS):
                     return alias, field, rest[1:], to_many
             elif not field.is_relation:
                 return alias, field, rest, to_many

@@ -16,6 +16,7 @@ from yara_orm.fields.relations import (
     ManyToManyField,
     cache_key,
 )
+from yara_orm.models.meta import attname
 from yara_orm.query.expressions import F
 
 if TYPE_CHECKING:
@@ -85,14 +86,17 @@ async def _prefetch_one(
     store = prefetch.to_attr if prefetch and prefetch.to_attr else cache_key(name)
 
     if isinstance(field, ForeignKeyField):
+        # The local column holds the target's key: its pk, or the to_field.
+        key = field.target_field
         keys = list({i.__dict__[field.attname] for i in instances} - {None})
-        found = await query.filter(pk__in=keys) if keys else []
-        by_pk = {obj.pk: obj for obj in found}
+        found = await query.filter(**{f"{key.name}__in": keys}) if keys else []
+        by_key = {obj.__dict__[attname(key)]: obj for obj in found}
         for instance in instances:
-            instance.__dict__[store] = by_pk.get(instance.__dict__[field.attname])
+            instance.__dict__[store] = by_key.get(instance.__dict__[field.attname])
         return found
 
-    keys = list({i.pk for i in instances} - {None})
+    owner_key = attname(field.forward.target_field) if isinstance(field, BackwardRelation) else None
+    keys = list({i.__dict__.get(owner_key) if owner_key else i.pk for i in instances} - {None})
     if not keys:
         return []
     if isinstance(field, BackwardRelation):
@@ -110,7 +114,7 @@ async def _prefetch_one(
         raise FieldError(f"cannot prefetch {model.__name__}.{name}")
     single = isinstance(field, BackwardOneToOne)
     for instance in instances:
-        related = groups.get(instance.pk, [])
+        related = groups.get(instance.__dict__.get(owner_key) if owner_key else instance.pk, [])
         instance.__dict__[store] = (related[0] if related else None) if single else related
     return found
 

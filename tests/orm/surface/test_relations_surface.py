@@ -72,6 +72,26 @@ async def test_to_field_reverse_side_and_filters(paris: City) -> None:
         "Lyon",
         "Paris",
     ]
+    # Joins through a to_field key match on that key, not on the target's pk.
+    assert await City.filter(country__name="Germany").values_list("name", flat=True) == ["Berlin"]
+    assert await City.filter(country__pk=germany.pk).values_list("name", flat=True) == ["Berlin"]
+    assert await City.filter(country__code="DE").values_list("name", flat=True) == ["Berlin"]
+    assert await Country.filter(cities__name="Berlin").values_list("code", flat=True) == ["DE"]
+    berlin = await City.get(name="Berlin").select_related("country")
+    assert berlin.country.name == "Germany"
+    rows = await City.all().order_by("country__name", "name").values_list("name", "country__name")
+    assert rows == [("Lyon", "France"), ("Paris", "France"), ("Berlin", "Germany")]
+    countries = await Country.all().order_by("code").prefetch_related("cities")
+    assert [(c.code, sorted(x.name for x in c.cities)) for c in countries] == [
+        ("DE", ["Berlin"]),
+        ("FR", ["Lyon", "Paris"]),
+    ]
+    cities = await City.all().order_by("name").prefetch_related("country")
+    assert [(c.name, c.country.code) for c in cities] == [
+        ("Berlin", "DE"),
+        ("Lyon", "FR"),
+        ("Paris", "FR"),
+    ]
 
 
 # Reverse names ---------------------------------------------------------------------------------
