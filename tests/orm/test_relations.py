@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.orm.models import Author, Book, Note, Profile, Tag
-from yara_orm import IntegrityError, Prefetch, RelationNotLoaded
+from yara_orm import Count, IntegrityError, Prefetch, RelationNotLoaded
 
 
 @pytest.fixture
@@ -110,6 +110,35 @@ async def test_prefetch_related_nested_and_custom(library: dict[str, object]) ->
     assert [b.title for b in ada.s_books] == ["Sketch"]
     books = await Book.all().prefetch_related("author")
     assert {b.author.name for b in books} == {"Ada", "Grace"}
+
+
+async def test_prefetch_many_to_many_with_an_annotated_or_filtered_queryset(
+    library: dict[str, object],
+) -> None:
+    # The count covers every book of the tag, not only the book being prefetched for.
+    (notes,) = await Book.filter(title="Notes").prefetch_related(
+        Prefetch("tags", queryset=Tag.annotate(n=Count("books")).order_by("name"))
+    )
+    assert [(t.name, t.n) for t in notes.tags] == [("classic", 1), ("modern", 2)]
+    # Two Prefetch of one relation fill two attributes.
+    (notes,) = await Book.filter(title="Notes").prefetch_related(
+        Prefetch("tags", queryset=Tag.filter(name="classic"), to_attr="old"),
+        Prefetch("tags", queryset=Tag.filter(name="modern"), to_attr="new"),
+    )
+    assert ([t.name for t in notes.old], [t.name for t in notes.new]) == (["classic"], ["modern"])
+    # The filter on the relation's own path is about the tag, not the link being loaded.
+    books = (
+        await Book.all()
+        .order_by("title")
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.filter(books__title="COBOL"), to_attr="shared")
+        )
+    )
+    assert [(b.title, [t.name for t in b.shared]) for b in books] == [
+        ("COBOL", ["modern"]),
+        ("Notes", ["modern"]),
+        ("Sketch", []),
+    ]
 
 
 async def test_fetch_related_on_an_instance(library: dict[str, object]) -> None:

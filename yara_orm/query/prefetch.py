@@ -41,19 +41,28 @@ class _Node:
         self.children: list[str | Prefetch] = []
 
 
-def _tree(lookups: Iterable[str | Prefetch]) -> dict[str, _Node]:
-    tree: dict[str, _Node] = {}
+def _tree(lookups: Iterable[str | Prefetch]) -> dict[tuple[str, str | None], _Node]:
+    """Lookups grouped by their first relation; a Prefetch with its own `to_attr` is a load
+    of its own (two Prefetch of one relation into two attributes are two loads)."""
+    tree: dict[tuple[str, str | None], _Node] = {}
+    latest: dict[str, tuple[str, str | None]] = {}
     for lookup in lookups:
         path = lookup.relation if isinstance(lookup, Prefetch) else lookup
         first, _, rest = path.partition("__")
-        node = tree.setdefault(first, _Node())
         if rest:
+            key = latest.get(first, (first, None))
+            node = tree.setdefault(key, _Node())
             if isinstance(lookup, Prefetch):
                 node.children.append(Prefetch(rest, lookup.queryset, lookup.to_attr))
             else:
                 node.children.append(rest)
-        elif isinstance(lookup, Prefetch):
-            node.prefetch = lookup
+        else:
+            to_attr = lookup.to_attr if isinstance(lookup, Prefetch) else None
+            key = (first, to_attr)
+            node = tree.setdefault(key, _Node())
+            if isinstance(lookup, Prefetch):
+                node.prefetch = lookup
+        latest[first] = key
     return tree
 
 
@@ -62,7 +71,7 @@ async def prefetch_related_objects(
 ) -> None:
     if not instances:
         return
-    for name, node in _tree(lookups).items():
+    for (name, _), node in _tree(lookups).items():
         loaded = await _prefetch_one(instances, name, node.prefetch, using_db)
         if node.children and loaded:
             await prefetch_related_objects(loaded, node.children, using_db)
@@ -106,10 +115,27 @@ async def _prefetch_one(
     elif isinstance(field, ManyToManyField | BackwardManyToMany):
         forward = field if isinstance(field, ManyToManyField) else field.forward
         path = forward.related_name if isinstance(field, ManyToManyField) else forward.name
-        found = await query.filter(**{f"{path}__pk__in": keys}).annotate(
-            **{OWNER: F(f"{path}__pk")}
-        )
-        groups = _group(found, lambda obj: obj.__dict__.pop(OWNER))
+        if query._annotations or query._filters:
+            # The links first, then the targets by pk: a join for the links inside the
+            # user's query would narrow its aggregates and filters to the linked rows.
+            links = await (
+                target.filter(**{f"{path}__pk__in": keys})
+                .using_db(using_db)
+                .values_list("pk", f"{path}__pk")
+            )
+            owners: dict[Any, list[Any]] = {}
+            for target_pk, owner_pk in links:
+                owners.setdefault(target_pk, []).append(owner_pk)
+            found = await query.filter(pk__in=list(owners)) if owners else []
+            groups = {}
+            for obj in found:  # in the query's order
+                for owner_pk in owners[obj.pk]:
+                    groups.setdefault(owner_pk, []).append(obj)
+        else:
+            found = await query.filter(**{f"{path}__pk__in": keys}).annotate(
+                **{OWNER: F(f"{path}__pk")}
+            )
+            groups = _group(found, lambda obj: obj.__dict__.pop(OWNER))
     else:
         raise FieldError(f"cannot prefetch {model.__name__}.{name}")
     single = isinstance(field, BackwardOneToOne)
