@@ -160,7 +160,7 @@ class MetaInfo:
                 "it cannot be set or selected as a column"
             )
         raise FieldError(
-            f"{self.model.__name__} has no field {name!r}; "
+            f'Unknown field "{name}" for model "{self.model.__name__}"; '
             f"valid fields: {', '.join(sorted(self.fields))}"
         )
 

@@ -155,7 +155,8 @@ class Compiler:
                 if field is not None:  # `author_id`: the local column itself
                     return alias, field, parts[index + 1 :], to_many
                 raise FieldError(
-                    f"{model.__name__} has no field {name!r} (in {'__'.join(parts)!r}); "
+                    f'Unknown field "{name}" for model "{model.__name__}" '
+                    f"(in {'__'.join(parts)!r}); "
                     f"valid fields: {', '.join(sorted(meta.fields))}"
                 )
             rest = parts[index + 1 :]
