@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.orm.models import Author, Book, Note, Profile, Tag
-from yara_orm import Count, IntegrityError, Prefetch, RelationNotLoaded
+from yara_orm import (
+    Count,
+    IntegrityError,
+    OperationalError,
+    Prefetch,
+    RelationNotLoaded,
+    ValidationError,
+)
 
 
 @pytest.fixture
@@ -156,3 +163,24 @@ async def test_on_delete_behaviours(library: dict[str, object]) -> None:
     grace = await Author.get(name="Grace")
     await grace.delete()
     assert not await Book.filter(title="COBOL").exists()  # CASCADE
+
+
+async def test_relations_of_an_unsaved_instance_are_refused(orm: str) -> None:
+    # A pk set by hand (or by a UUID default) does not make the row exist.
+    unsaved = Author(id=99, name="Nobody")
+    with pytest.raises(OperationalError, match="hasn't been instanced"):
+        await unsaved.books.all()
+    with pytest.raises(OperationalError, match="hasn't been instanced"):
+        await unsaved.books.create(title="Ghost")
+    assert await Book.all().count() == 0
+
+
+async def test_instances_hash_by_pk_and_update_from_dict_validates(orm: str) -> None:
+    ada = await Author.create(name="Ada")
+    assert hash(ada) == hash(ada.pk)
+    assert len({ada, await Author.get(pk=ada.pk)}) == 1
+    with pytest.raises(TypeError):
+        hash(Author(name="unsaved"))
+    with pytest.raises(ValidationError, match="born"):
+        ada.update_from_dict({"born": "not a date"})
+    assert ada.update_from_dict({"name": "Ada L."}).name == "Ada L."

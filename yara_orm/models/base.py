@@ -291,7 +291,7 @@ class Model(metaclass=ModelMeta):
     def __hash__(self) -> int:
         if self.pk is None:
             raise TypeError(f"an unsaved {type(self).__name__} has no primary key to hash")
-        return hash((type(self).__name__, self.pk))
+        return hash(self.pk)  # as Tortoise; equality still needs the same model
 
     def __str__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -642,6 +642,8 @@ class Model(metaclass=ModelMeta):
                 continue
             if field.is_relation and not isinstance(field, ForeignKeyField):
                 raise ConfigurationError(_relation_through_init(type(self).__name__, key, field))
+            if not field.is_relation:
+                value = field.validate(value)  # a bad value fails here, not at save()
             setattr(self, key, value)
         return self
 

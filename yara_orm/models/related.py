@@ -110,12 +110,16 @@ class _ToManyManager:
     def _base(self) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def _query(self) -> QuerySet[Any]:
-        if self.instance.pk is None:
+    def _require_saved(self) -> None:
+        # A pk alone (a UUID default) does not mean the row exists.
+        if self.instance.pk is None or not self.instance._saved_in_db:
             raise OperationalError(
                 "This objects hasn't been instanced, call .save() before calling related "
                 f"queries ({type(self.instance).__name__}.{self.name})"
             )
+
+    def _query(self) -> QuerySet[Any]:
+        self._require_saved()
         query = self._base()
         query._load_context = _lazy(self.instance, self.name)
         return query
@@ -176,6 +180,7 @@ class RelatedManager(_ToManyManager):
         )
 
     async def create(self, **kwargs: Any) -> Any:
+        self._require_saved()
         kwargs[self.relation.forward.name] = self.instance
         return await self.relation.related_model.create(**kwargs)
 
