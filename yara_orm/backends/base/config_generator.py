@@ -45,19 +45,21 @@ def _query(text: str) -> dict[str, Any]:
 def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
     """`db_url` as a connection dict. With `testing=True`, a `{}` in the database name (or
     SQLite file name) becomes a random one, so each test run gets a database of its own."""
-    scheme, _, rest = db_url.partition("://")
-    if not rest:
-        raise ConfigurationError(f"{db_url!r} is not a database URL (scheme://...)")
-    if scheme == "sqlite":
+    scheme, separator, rest = db_url.partition("://")
+    if scheme == "sqlite" and separator:
         path, _, query = rest.partition("?")
         if not path:
             raise ConfigurationError("No path specified for DB_URL")
         if testing:
             path = path.format(uuid.uuid4().hex)
+        # The engine's settings for a SQLite file (Tortoise's defaults too).
+        settings = {"journal_mode": "WAL", "journal_size_limit": 16384}
         return {
             "engine": "yara_orm.backends.sqlite",
-            "credentials": {"file_path": unquote(path), **_query(query)},
+            "credentials": {"file_path": unquote(path), **settings, **_query(query)},
         }
+    if not rest:
+        raise ConfigurationError(f"{db_url!r} is not a database URL (scheme://...)")
     if scheme not in _POSTGRES_ENGINES:
         raise ConfigurationError(
             f"Unknown DB scheme: {scheme} (yara-orm supports postgres://, postgresql://, "
@@ -67,18 +69,22 @@ def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
     database = unquote(parts.path[1:]) or None
     if testing and database:
         database = database.format(uuid.uuid4().hex)
+    query = _query(parts.query)
     try:
-        port = parts.port or 5432
+        port = parts.port or int(query.pop("port", 5432))
     except ValueError:
         raise ConfigurationError("Port is not an integer") from None
-    credentials: dict[str, Any] = {
-        "port": port,
-        **_query(parts.query),
-        "database": database,
+    # What the URL's authority names wins; query parameters fill what it leaves out (a Unix
+    # socket directory in ?host=, say).
+    authority = {
         "host": parts.hostname,
         "user": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
     }
+    credentials: dict[str, Any] = {**query, "port": port, "database": database}
+    for key, value in authority.items():
+        if value is not None or key not in credentials:
+            credentials[key] = value
     return {"engine": _POSTGRES_ENGINES[scheme], "credentials": credentials}
 
 

@@ -1,0 +1,155 @@
+"""Configuration as Tortoise users write it: URL helpers, typed configs, pool settings in URLs,
+positional config, the client classes by backend, schema helpers, models without a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import reset_public_schema
+from yara_orm import YaraOrm, connections
+from yara_orm.backends.asyncpg import AsyncpgDBClient
+from yara_orm.backends.base.client import BaseDBAsyncClient
+from yara_orm.backends.base.config_generator import expand_db_url, generate_config
+from yara_orm.backends.psycopg import PsycopgClient
+from yara_orm.backends.sqlite import SqliteClient
+from yara_orm.config import split_pool_options
+from yara_orm.exceptions import ConfigurationError
+from yara_orm.typed_config import AppConfig, ConnectionConfig, DBUrlConfig, TortoiseConfig
+from yara_orm.utils import generate_schema_for_client, get_schema_sql
+
+MODELS = "tests.orm.models"
+
+
+def test_expand_db_url_for_sqlite() -> None:
+    assert expand_db_url("sqlite:///data/app.db") == {
+        "engine": "yara_orm.backends.sqlite",
+        "credentials": {
+            "file_path": "/data/app.db",
+            "journal_mode": "WAL",
+            "journal_size_limit": 16384,
+        },
+    }
+    fresh = expand_db_url("sqlite:///tmp/test-{}.db", testing=True)["credentials"]["file_path"]
+    assert fresh.startswith("/tmp/test-") and "{}" not in fresh
+    with pytest.raises(ConfigurationError, match="No path specified"):
+        expand_db_url("sqlite://")
+
+
+def test_expand_db_url_for_postgres() -> None:
+    assert expand_db_url("postgres://u:p%25w@db.example:5433/app?max_size=7") == {
+        "engine": "yara_orm.backends.asyncpg",
+        "credentials": {
+            "database": "app",
+            "host": "db.example",
+            "user": "u",
+            "password": "p%w",
+            "port": 5433,
+            "max_size": 7,
+        },
+    }
+    # The authority wins over the query; the query fills what the authority leaves out.
+    socket = expand_db_url("postgres:///app?host=/run/pg&user=me&port=6000")["credentials"]
+    assert (socket["host"], socket["user"], socket["port"]) == ("/run/pg", "me", 6000)
+    both = expand_db_url("postgres://a@h:5433/app?user=b&port=1")["credentials"]
+    assert (both["user"], both["port"]) == ("a", 5433)
+    with pytest.raises(ConfigurationError, match="Port is not an integer"):
+        expand_db_url("postgres://u@h:port/app")
+    with pytest.raises(ConfigurationError, match="Unknown DB scheme: mysql"):
+        expand_db_url("mysql://u@h/app")
+
+
+def test_generate_config() -> None:
+    config = generate_config("sqlite://:memory:", {"models": [MODELS]}, connection_label="main")
+    assert config["apps"] == {"models": {"models": [MODELS], "default_connection": "main"}}
+    assert config["connections"]["main"]["credentials"]["file_path"] == ":memory:"
+
+
+def test_pool_settings_in_a_url_become_connect_options() -> None:
+    url, options = split_pool_options("postgres://h/db?minsize=2&max_size=9&timeout=1.5&x=1")
+    assert url == "postgres://h/db?x=1"
+    assert options == {"min_size": 2, "max_size": 9, "connect_timeout": 1.5}
+    with pytest.raises(ConfigurationError, match="max_size='many' must be a int"):
+        split_pool_options("postgres://h/db?max_size=many")
+
+
+def test_typed_config_checks_and_round_trips() -> None:
+    config = TortoiseConfig(
+        connections={"default": DBUrlConfig("sqlite://:memory:")},
+        apps={"models": AppConfig(models=[MODELS], default_connection="default")},
+        use_tz=True,
+    )
+    assert TortoiseConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigurationError, match="unknown connection 'other'"):
+        TortoiseConfig(
+            connections={"default": DBUrlConfig("sqlite://:memory:")},
+            apps={"models": AppConfig(models=[MODELS], default_connection="other")},
+        )
+    with pytest.raises(ConfigurationError, match="models"):
+        AppConfig(models=[])
+    with pytest.raises(ConfigurationError):
+        ConnectionConfig.from_dict({"credentials": "not a dict"})
+
+
+@pytest.fixture
+async def url(backend: str, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return "sqlite://:memory:"
+    pg_url = str(request.getfixturevalue("pg_url"))
+    await reset_public_schema(pg_url)
+    return pg_url
+
+
+async def test_init_with_a_typed_or_positional_config(url: str, backend: str) -> None:
+    typed = TortoiseConfig(
+        connections={"default": DBUrlConfig(url)}, apps={"models": AppConfig(models=[MODELS])}
+    )
+    await YaraOrm.init(config=typed)
+    try:
+        client = connections.get()
+        assert isinstance(client, BaseDBAsyncClient)
+        assert isinstance(client, SqliteClient) == (backend == "sqlite")
+        assert isinstance(client, AsyncpgDBClient) == (backend == "postgres")
+        assert not isinstance(client, PsycopgClient)
+        assert client.schema_generator.DIALECT == backend
+        assert YaraOrm.get_connection("default") is client
+        assert set(YaraOrm.apps["models"]) >= {"Author", "Book", "Tag"}
+        assert YaraOrm._inited
+    finally:
+        await YaraOrm.close()
+    assert not YaraOrm._inited
+    await YaraOrm.init({"connections": {"default": url}, "apps": {"models": {"models": [MODELS]}}})
+    try:
+        sql = get_schema_sql(connections.get(), safe=False)
+        assert 'CREATE TABLE "author"' in sql and 'CREATE TABLE "book"' in sql
+        await generate_schema_for_client(connections.get(), safe=True)
+        from tests.orm.models import Author
+
+        assert await Author.create(name="Ada") is not None
+    finally:
+        await YaraOrm.close()
+
+
+async def test_sqlite_files_keep_their_wal_small(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    await YaraOrm.init(f"sqlite:///{path}", models=[MODELS])
+    try:
+        rows = await connections.get().execute_query_dict("PRAGMA journal_size_limit")
+        assert list(rows[0].values()) == [16384]
+        rows = await connections.get().execute_query_dict("PRAGMA journal_mode")
+        assert list(rows[0].values()) == ["wal"]
+    finally:
+        await YaraOrm.close()
+
+
+def test_init_models_registers_models_without_a_database() -> None:
+    YaraOrm.init_models([MODELS], "models")
+    try:
+        from tests.orm.models import Book
+
+        assert Book._meta.fields_map["author"].related_model.__name__ == "Author"
+        assert "Book" in YaraOrm.apps["models"]
+        assert not YaraOrm._inited
+    finally:
+        YaraOrm.models = []
