@@ -1,0 +1,154 @@
+"""Query spellings Tortoise users write: single-result querysets that chain, values() with
+aliases and annotations, unloaded relations and related managers as querysets, the model
+class helpers, and what the ORM refuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import pytest
+
+from tests.orm.models import Author, Book
+from yara_orm import (
+    Count,
+    DoesNotExist,
+    IntegrityError,
+    NullValueError,
+    OperationalError,
+    ParamsError,
+    Sum,
+    ValidationError,
+    YaraOrm,
+    in_transaction,
+    timezone,
+)
+
+
+@pytest.fixture
+async def shelf(orm: str) -> Author:
+    ada = await Author.create(name="Ada", born=dt.date(1815, 12, 10))
+    grace = await Author.create(name="Grace")
+    for title, author, price in (
+        ("Notes", ada, "10.00"),
+        ("Sketch", ada, "5.50"),
+        ("COBOL", grace, "30.00"),
+    ):
+        await Book.create(title=title, author=author, price=Decimal(price))
+    return ada
+
+
+async def test_single_result_querysets_chain(shelf: Author) -> None:
+    assert await Book.get(title="Notes").values("title", "price") == {
+        "title": "Notes",
+        "price": Decimal("10.00"),
+    }
+    assert await Book.filter(price__gt=6).order_by("price").first().values_list("title") == (
+        "Notes",
+    )
+    assert await Book.get_or_none(title="Missing").values("title") is None
+    newest = await Book.all().latest("price").only("id", "title")
+    assert newest.title == "COBOL"
+    assert (await Book.all().order_by("price").last()).title == "COBOL"
+    ada = await Author.get(name="Ada").prefetch_related("books")
+    assert sorted(b.title for b in ada.books) == ["Notes", "Sketch"]
+    with pytest.raises(DoesNotExist):
+        await Book.get(title="Missing").values("title")
+
+
+async def test_model_class_shortcuts(shelf: Author) -> None:
+    assert (await Book.first()).title in {"Notes", "Sketch", "COBOL"}
+    assert (await Book.earliest("price")).title == "Sketch"
+    assert (await Book.latest("price")).title == "COBOL"
+    books = await Book.in_bulk([b.pk for b in await Book.all()], "pk")
+    assert sorted(b.title for b in books.values()) == ["COBOL", "Notes", "Sketch"]
+
+
+async def test_values_with_aliases_annotations_and_grouping(shelf: Author) -> None:
+    rows = await Book.filter(title="Notes").values("title", writer="author__name")
+    assert rows == [{"title": "Notes", "writer": "Ada"}]
+    annotated = await Author.filter(name="Ada").annotate(n=Count("books")).values()
+    assert annotated[0]["n"] == 2 and annotated[0]["name"] == "Ada"
+    # A field beside an aggregate groups by that field.
+    totals = await (
+        Book.annotate(total=Sum("price")).order_by("author__name").values("author__name", "total")
+    )
+    assert totals == [
+        {"author__name": "Ada", "total": Decimal("15.50")},
+        {"author__name": "Grace", "total": Decimal("30.00")},
+    ]
+
+
+async def test_sql_with_inline_parameters(shelf: Author, orm: str) -> None:
+    sql = Book.filter(title="O'Hara", price__gte=Decimal("2.5")).sql(params_inline=True)
+    assert "'O''Hara'" in sql and "2.5" in sql
+    assert "?" not in sql and "$1" not in sql
+
+
+async def test_select_for_update_options(shelf: Author, orm: str) -> None:
+    query = Book.filter(title="Notes").select_related("author")
+    sql = query.select_for_update(no_key=True, of=("book",)).sql()
+    if orm == "postgres":
+        # Only the book's row is locked, not the joined author's.
+        assert sql.endswith('FOR NO KEY UPDATE OF "t0"')
+    else:
+        assert "FOR" not in sql.split("FROM", 1)[1]  # SQLite locks the whole database
+    async with in_transaction():
+        (book,) = await query.select_for_update(of=("book",))
+        assert book.author.name == "Ada"
+
+
+async def test_unloaded_relations_and_managers_are_querysets(shelf: Author) -> None:
+    book = await Book.get(title="Notes")
+    assert await book.author.values_list("name", flat=True) == "Ada"
+    assert (await book.author).name == "Ada"
+    assert book.author.name == "Ada"  # loaded by the await above
+    ada = shelf
+    titles = await ada.books.order_by("title").values_list("title", flat=True)
+    assert titles == ["Notes", "Sketch"]
+    assert await ada.books.filter(price__lt=6).count() == 1
+    assert (await ada.books.order_by("-price").first()).title == "Notes"
+    unsaved = Author(name="Nobody")
+    with pytest.raises(OperationalError, match="hasn't been instanced"):
+        await unsaved.books.all()
+
+
+async def test_construct_iter_and_text_coercion(shelf: Author) -> None:
+    built = Author.construct(name="Raw", born=None)
+    assert built.pk is None and built.name == "Raw" and not built._saved_in_db
+    ada = await Author.get(name="Ada")
+    assert dict(ada) == {"id": ada.pk, "name": "Ada", "born": dt.date(1815, 12, 10)}
+    numbered = await Author.create(name=42)
+    assert (await Author.get(pk=numbered.pk)).name == "42"
+
+
+async def test_missing_required_value_is_a_null_value_error(orm: str) -> None:
+    with pytest.raises(NullValueError, match="name is non nullable field") as raised:
+        await Author.create(name=None)
+    assert isinstance(raised.value, IntegrityError) and isinstance(raised.value, ValidationError)
+    assert raised.value.sqlstate == "23502"
+    assert await Author.all().count() == 0
+
+
+async def test_get_or_create_refuses_conflicting_defaults(shelf: Author) -> None:
+    with pytest.raises(ParamsError, match="Conflict value with key='name'"):
+        await Author.get_or_create(name="Ada", defaults={"name": "Other"})
+
+
+async def test_timezone_settings_are_mirrored_in_the_environment(orm: str) -> None:
+    saved = (os.environ.get("USE_TZ"), os.environ.get("TIMEZONE"))
+    try:
+        timezone.configure(use_tz=True, timezone="Europe/Paris")
+        assert (os.environ["USE_TZ"], os.environ["TIMEZONE"]) == ("True", "Europe/Paris")
+        assert timezone.get_timezone() == "Europe/Paris"
+        assert str(timezone.now().tzinfo) in {"Europe/Paris", "UTC"}
+    finally:
+        timezone.configure(use_tz=True, timezone="UTC")
+        for key, value in zip(("USE_TZ", "TIMEZONE"), saved, strict=True):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        timezone._reset_timezone_cache()
+    assert YaraOrm._inited
