@@ -163,6 +163,19 @@ async def test_aggregates_annotate_and_group_by(shop: dict[str, Author]) -> None
     assert average[0]["avg"] == pytest.approx(4.125)
 
 
+async def test_ordering_by_a_to_many_path_orders_by_each_related_row(
+    shop: dict[str, Author],
+) -> None:
+    # As in Tortoise and Django: one row per related row, in its order.
+    ordered = await Author.all().order_by("books__title")
+    assert [a.name for a in ordered] == ["Grace", "Grace", "Ada", "Alan", "Ada"]
+    newest_first = await Author.all().order_by("-books__title")
+    assert [a.name for a in newest_first][:2] == ["Ada", "Alan"]
+    # A to-many filter still gives each author once.
+    found = await Author.filter(books__price__gt=1).order_by("name")
+    assert [a.name for a in found] == ["Ada", "Alan", "Grace"]
+
+
 async def test_values_and_values_list(shop: dict[str, Author]) -> None:
     rows = await Book.filter(author__name="Alan").values("title", "author__name")
     assert rows == [{"title": "On_Computable Numbers", "author__name": "Alan"}]

@@ -19,6 +19,7 @@ from yara_orm import (
     OperationalError,
     ParamsError,
     Sum,
+    UnSupportedError,
     ValidationError,
     YaraOrm,
     in_transaction,
@@ -152,3 +153,22 @@ async def test_timezone_settings_are_mirrored_in_the_environment(orm: str) -> No
                 os.environ[key] = value
         timezone._reset_timezone_cache()
     assert YaraOrm._inited
+
+
+async def test_explain_shows_the_plan(shelf: Author, orm: str) -> None:
+    query = Book.filter(title="Notes")
+    plan = await query.explain()
+    assert "book" in str(plan).lower() or "t0" in str(plan)
+    if orm == "postgres":
+        assert "Plan" in plan[0]["QUERY PLAN"][0]
+        analyzed = await query.explain(analyze=True, costs=True)
+        assert "Actual Loops" in analyzed[0]["QUERY PLAN"][0]["Plan"]
+        text = await query.explain(output_fmt="text")
+        assert isinstance(text[0]["QUERY PLAN"], str)
+        with pytest.raises(UnSupportedError, match="Unsupported explain format"):
+            await query.explain(output_fmt="html")
+    else:
+        with pytest.raises(UnSupportedError, match="different explain formats"):
+            await query.explain(output_fmt="json")
+        with pytest.raises(UnSupportedError, match="explain options"):
+            await query.explain(analyze=True)

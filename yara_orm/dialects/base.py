@@ -159,6 +159,10 @@ class Dialect:
         except TypeError:
             return self.literal(str(value))
 
+    def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
+        """The statement that shows how the database would run `sql`."""
+        raise NotImplementedError
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         """` LIMIT … OFFSET …` for placeholders already holding the numbers."""
         sql = "" if limit is None else f" LIMIT {limit}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
+from yara_orm.exceptions import UnSupportedError
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -62,3 +63,35 @@ class PostgresDialect(Dialect):
         locked = f" OF {', '.join(self.quote(table) for table in of)}" if of else ""
         suffix = " NOWAIT" if nowait else " SKIP LOCKED" if skip_locked else ""
         return (" FOR NO KEY UPDATE" if no_key else " FOR UPDATE") + locked + suffix
+
+    def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
+        fmt = (output_fmt or "json").lower()
+        if fmt not in _EXPLAIN_FORMATS:
+            raise UnSupportedError(
+                f"Unsupported explain format {output_fmt!r}; PostgreSQL offers "
+                f"{', '.join(_EXPLAIN_FORMATS)}"
+            )
+        unknown = sorted(set(options) - set(_EXPLAIN_OPTIONS))
+        if unknown:
+            raise UnSupportedError(
+                f"Unknown explain option(s) {', '.join(unknown)}; PostgreSQL offers "
+                f"{', '.join(_EXPLAIN_OPTIONS)}"
+            )
+        terms = [f"FORMAT {fmt.upper()}"] + [
+            f"{name.upper()} {'TRUE' if value else 'FALSE'}" for name, value in options.items()
+        ]
+        return f"EXPLAIN ({', '.join(terms)}) {sql}"
+
+
+_EXPLAIN_FORMATS = ("json", "text", "yaml", "xml")
+_EXPLAIN_OPTIONS = (
+    "analyze",
+    "verbose",
+    "costs",
+    "settings",
+    "buffers",
+    "wal",
+    "timing",
+    "summary",
+    "memory",
+)

@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
+from yara_orm.exceptions import UnSupportedError
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -115,3 +116,10 @@ class SqliteDialect(Dialect):
 
     def date_part(self, column: str, part: str) -> str:
         return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"
+
+    def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
+        if output_fmt is not None:
+            raise UnSupportedError("SQLite does not support different explain formats")
+        if options:
+            raise UnSupportedError("SQLite does not support explain options")
+        return f"EXPLAIN QUERY PLAN {sql}"

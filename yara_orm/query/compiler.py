@@ -499,10 +499,12 @@ class Statements:
             group = ", ".join(c for c in columns if " AS " not in c)
         elif aggregated:
             group = self.value_grouping(compiler, columns)
+        # Rows repeat when a filter or a value goes through a to-many join: DISTINCT folds
+        # them. Ordering by a to-many path orders by each related row (as in Tortoise and
+        # Django), so its join alone adds no DISTINCT (PostgreSQL would refuse the ORDER BY).
+        filtered_to_many = compiler.uses_to_many
         order = self.order(compiler)
-        distinct = query._distinct or (
-            compiler.uses_to_many and not aggregated and not query._group_by
-        )
+        distinct = query._distinct or (filtered_to_many and not aggregated and not query._group_by)
         select = "SELECT DISTINCT" if distinct else "SELECT"
         sql = f"{select} {', '.join(columns)} FROM {compiler.from_clause()}"
         if where:

@@ -236,6 +236,14 @@ class QuerySet(Generic[M]):
         sql, params, _ = self._statements().select()
         return self.client.dialect.inline_params(sql, params) if params_inline else sql
 
+    async def explain(self, output_fmt: str | None = None, **options: bool) -> Any:
+        """How the database would run this query (PostgreSQL: `EXPLAIN (FORMAT JSON, ...)`
+        with options such as analyze=True, costs=True, buffers=True; SQLite: `EXPLAIN QUERY
+        PLAN`). The rows of the plan, as dicts; the format is the database's own."""
+        sql, params, _ = self._statements().select()
+        explain = self.client.dialect.explain(sql, output_fmt, options)
+        return await self.client.execute_query_dict(explain, params)
+
     # Running ------------------------------------------------------------------------------
 
     async def _fetch_rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
