@@ -69,9 +69,9 @@ def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
     database = unquote(parts.path[1:]) or None
     if testing and database:
         database = database.format(uuid.uuid4().hex)
-    query = _query(parts.query)
+    parameters = _query(parts.query)
     try:
-        port = parts.port or int(query.pop("port", 5432))
+        port = parts.port or int(parameters.pop("port", 5432))
     except ValueError:
         raise ConfigurationError("Port is not an integer") from None
     # What the URL's authority names wins; query parameters fill what it leaves out (a Unix
@@ -81,7 +81,7 @@ def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
         "user": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
     }
-    credentials: dict[str, Any] = {**query, "port": port, "database": database}
+    credentials: dict[str, Any] = {**parameters, "port": port, "database": database}
     for key, value in authority.items():
         if value is not None or key not in credentials:
             credentials[key] = value
