@@ -7,8 +7,11 @@ import datetime as dt
 import decimal
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from yara_orm.exceptions import NotSupportedError
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -158,6 +161,27 @@ class Dialect:
             return self.literal(value)
         except TypeError:
             return self.literal(str(value))
+
+    #: `a <op> b` true when they differ, NULL counting as a value.
+    null_safe_not_equal: ClassVar[str] = "IS DISTINCT FROM"
+
+    def json_extract(self, column: str, path: list[str], param: Callable[[Any], str]) -> str:
+        """The scalar at `path` inside the JSON `column` (NULL when absent or null)."""
+        raise NotImplementedError
+
+    def json_scalar(self, value: Any) -> Any:
+        """`value` as `json_extract` gives such a value back, for comparing with it."""
+        return value
+
+    def json_number(self, extracted: str) -> str:
+        """An extracted scalar as a number, for <, >, <=, >=."""
+        return extracted
+
+    def json_contains(self, column: str, document: str, contained_by: bool) -> str:
+        raise NotSupportedError(
+            f"{'contained_by' if contained_by else 'contains'} on a JSON field needs "
+            "PostgreSQL; filter=... with paths works on every backend"
+        )
 
     def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
         """The statement that shows how the database would run `sql`."""

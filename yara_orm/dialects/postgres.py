@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
@@ -63,6 +64,21 @@ class PostgresDialect(Dialect):
         locked = f" OF {', '.join(self.quote(table) for table in of)}" if of else ""
         suffix = " NOWAIT" if nowait else " SKIP LOCKED" if skip_locked else ""
         return (" FOR NO KEY UPDATE" if no_key else " FOR UPDATE") + locked + suffix
+
+    def json_extract(self, column: str, path: list[str], param: Callable[[Any], str]) -> str:
+        return f"({column} #>> CAST({param(list(path))} AS TEXT[]))"
+
+    def json_scalar(self, value: Any) -> Any:
+        # #>> gives text: JSON true/false as 'true'/'false', numbers as written.
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else str(value)
+
+    def json_number(self, extracted: str) -> str:
+        return f"CAST({extracted} AS NUMERIC)"
+
+    def json_contains(self, column: str, document: str, contained_by: bool) -> str:
+        return f"{column} {'<@' if contained_by else '@>'} CAST({document} AS JSONB)"
 
     def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
         fmt = (output_fmt or "json").lower()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from yara_orm.dialects.base import Capabilities, Dialect
-from yara_orm.exceptions import UnSupportedError
+from yara_orm.exceptions import ParamsError, UnSupportedError
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -116,6 +117,22 @@ class SqliteDialect(Dialect):
 
     def date_part(self, column: str, part: str) -> str:
         return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"
+
+    null_safe_not_equal: ClassVar[str] = "IS NOT"
+
+    def json_extract(self, column: str, path: list[str], param: Callable[[Any], str]) -> str:
+        steps = []
+        for step in path:
+            if step.isdigit():
+                steps.append(f"[{step}]")
+            elif '"' in step:
+                raise ParamsError(f"a JSON path step cannot contain a double quote: {step!r}")
+            else:
+                steps.append(f'."{step}"')
+        return f"json_extract({column}, {param('$' + ''.join(steps))})"
+
+    def json_scalar(self, value: Any) -> Any:
+        return int(value) if isinstance(value, bool) else value  # json_extract: true is 1
 
     def explain(self, sql: str, output_fmt: str | None, options: dict[str, bool]) -> str:
         if output_fmt is not None:

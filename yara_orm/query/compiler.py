@@ -21,6 +21,7 @@ from yara_orm.fields.relations import (
     ManyToManyField,
 )
 from yara_orm.query.expressions import Expression, Q
+from yara_orm.query.json_lookups import JSON_LOOKUPS, json_lookup
 from yara_orm.query.lookups import DATE_PARTS, LOOKUPS
 
 if TYPE_CHECKING:
@@ -258,6 +259,8 @@ class Compiler:
                     f"Unknown filter param {key!r}. Allowed base values are {allowed} ({unknown})"
                 ) from None
             column = self.dialect.comparable(self.column(alias, field), field)
+            if field.db_kind == "json" and len(rest) == 1 and rest[0] in JSON_LOOKUPS:
+                return json_lookup(self, column, field, rest[0], value)
         if rest and rest[0] in DATE_PARTS:
             column = self.dialect.date_part(column, rest[0])
             rest = rest[1:]
