@@ -45,7 +45,7 @@ from yara_orm.exceptions import (
     YaraError,
 )
 from yara_orm.models import Model
-from yara_orm.orm import YaraOrm
+from yara_orm.orm import Tortoise, YaraOrm
 from yara_orm.query import Avg, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value
 from yara_orm.transactions import atomic, in_transaction
 
@@ -113,6 +113,7 @@ __all__ = [
     "RelationNotLoaded",
     "StatementRunner",
     "Sum",
+    "Tortoise",
     "Transaction",
     "TransactionManagementError",
     "TransactionRollbackError",

@@ -249,3 +249,8 @@ class YaraOrm:
         await connections.close_all()
         if not connections.names():
             cls.models = []
+
+
+#: Tortoise's name for the ORM's lifecycle class: `from yara_orm import Tortoise` lets code
+#: written for Tortoise run with only its imports changed.
+Tortoise = YaraOrm
