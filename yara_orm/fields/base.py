@@ -265,6 +265,16 @@ class Field(Generic[VALUE]):
             cls.python_types = (object,)
             cls.check = _accept  # type: ignore[method-assign, assignment]
 
+    def describe(self, serializable: bool = True) -> dict[str, Any]:
+        """The field's description, as Tortoise gives it."""
+        from yara_orm.models.describe import describe_field
+
+        return describe_field(self, serializable)
+
+    def __repr__(self) -> str:
+        owner = self.model.__name__ if self.model else "?"
+        return f"<{type(self).__name__} {owner}.{self.name}>"
+
     def _route_reads_through_to_python_value(self) -> None:
         """A subclass overriding `to_python_value` reads every value through it; the
         field's own reading stays reachable from `super().to_python_value()`."""

@@ -325,3 +325,10 @@ def test_field_definitions_that_cannot_work_are_refused() -> None:
     # An enum field describes its members unless given a description.
     assert fields.CharEnumField(Word).description == "A: a"
     assert fields.IntEnumField(Zero, description="none").description == "none"
+
+
+def test_a_field_describes_itself_and_has_a_readable_repr() -> None:
+    title = Team._meta.fields_map["name"]
+    assert title.describe()["name"] == "name"
+    assert title.describe(serializable=False)["python_type"] is str
+    assert repr(title) == "<CharField Team.name>"
