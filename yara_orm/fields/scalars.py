@@ -260,6 +260,24 @@ class TimeField(Field[Any]):
     db_kind: ClassVar[str] = "time"
     python_types: ClassVar[tuple[type, ...]] = (dt.time,)
 
+    def __init__(self, auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any):
+        if auto_now and auto_now_add:
+            raise ConfigurationError("You can choose only 'auto_now' or 'auto_now_add'")
+        if auto_now or auto_now_add:
+            kwargs.setdefault("default", _time_now)
+        super().__init__(**kwargs)
+        self.auto_now = auto_now
+        self.auto_now_add = auto_now_add
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        return {"readOnly": True} if self.auto_now or self.auto_now_add else {}
+
+
+def _time_now() -> dt.time:
+    now = timezone.now()
+    return now.timetz() if now.tzinfo is not None else now.time()
+
     def coerce(self, value: Any) -> Any:
         return _parse_iso(self, value, dt.time.fromisoformat)
 

@@ -29,7 +29,7 @@ from yara_orm.fields.relations import (
     RelationField,
     cache_key,
 )
-from yara_orm.fields.scalars import DatetimeField, IntField
+from yara_orm.fields.scalars import IntField
 from yara_orm.indexes import as_index
 from yara_orm.manager import Manager
 from yara_orm.models.meta import MetaInfo, attname
@@ -493,7 +493,7 @@ class Model(metaclass=ModelMeta):
         for field in chosen:
             key = attname(field)
             value = self.__dict__.get(key)
-            if isinstance(field, DatetimeField) and field.auto_now and self._saved_in_db:
+            if getattr(field, "auto_now", False) and self._saved_in_db:  # datetime or time
                 value = field.default_value()
                 self.__dict__[key] = value
             if isinstance(field, ForeignKeyField):

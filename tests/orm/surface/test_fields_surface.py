@@ -332,3 +332,13 @@ def test_a_field_describes_itself_and_has_a_readable_repr() -> None:
     assert title.describe()["name"] == "name"
     assert title.describe(serializable=False)["python_type"] is str
     assert repr(title) == "<CharField Team.name>"
+
+
+async def test_time_fields_stamp_themselves(orm: str) -> None:
+    stamp = fields.TimeField(auto_now=True)
+    assert (stamp.auto_now, stamp.auto_now_add) == (True, False)
+    assert stamp.describe()["auto_now"] is True and stamp.constraints == {"readOnly": True}
+    assert isinstance(stamp.default_value(), dt.time)
+    with pytest.raises(ConfigurationError, match="only 'auto_now' or 'auto_now_add'"):
+        fields.TimeField(auto_now=True, auto_now_add=True)
+    assert fields.DatetimeField(auto_now_add=True).describe()["auto_now_add"] is True
