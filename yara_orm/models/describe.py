@@ -66,8 +66,8 @@ def describe_field(field: Field[Any], serializable: bool = True) -> dict[str, An
     if field.has_column:
         described["db_column"] = field.column
     if hasattr(field, "auto_now"):  # DatetimeField, TimeField
-        described["auto_now_add"] = field.auto_now_add
-        described["auto_now"] = field.auto_now
+        described["auto_now_add"] = getattr(field, "auto_now_add", False)
+        described["auto_now"] = getattr(field, "auto_now", False)
     if isinstance(field, ForeignKeyField):
         described["raw_field"] = field.attname
         described["on_delete"] = str(field.on_delete)
