@@ -25,6 +25,7 @@ from yara_orm import (
     in_transaction,
     timezone,
 )
+from yara_orm.expressions import Subquery
 
 
 @pytest.fixture
@@ -172,3 +173,16 @@ async def test_explain_shows_the_plan(shelf: Author, orm: str) -> None:
             await query.explain(output_fmt="json")
         with pytest.raises(UnSupportedError, match="explain options"):
             await query.explain(analyze=True)
+
+
+async def test_in_a_subquery(shelf: Author) -> None:
+    cheap_authors = Book.filter(price__lt=20).values_list("author_id", flat=True)
+    assert await Author.filter(id__in=Subquery(cheap_authors)).values_list("name", flat=True) == [
+        "Ada"
+    ]
+    assert await Author.filter(id__in=cheap_authors).count() == 1
+    assert await Author.filter(id__not_in=Subquery(cheap_authors)).values_list(
+        "name", flat=True
+    ) == ["Grace"]
+    updated = await Book.filter(author_id__in=Subquery(Author.filter(name="Grace").values("id")))
+    assert [b.title for b in updated] == ["COBOL"]

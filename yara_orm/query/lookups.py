@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.exceptions import ValidationError
+from yara_orm.query.expressions import Expression, Subquery
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -46,6 +47,10 @@ def _values(c: Compiler, field: Field[Any] | None, values: Any) -> list[Any]:
 
 
 def _in(c: Compiler, column: str, field: Field[Any] | None, values: Any) -> str:
+    if hasattr(values, "_statements"):  # a queryset of one column, as Subquery(queryset)
+        values = Subquery(values)
+    if isinstance(values, Expression):
+        return f"{column} IN {values.compile(c)}"
     return c.dialect.in_list(column, _values(c, field, values), c.params)
 
 
