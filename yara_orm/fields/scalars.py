@@ -120,7 +120,7 @@ class CharField(Field[Any]):
 
     def __init__(self, max_length: int = 255, **kwargs: Any) -> None:
         if max_length < 1:
-            raise ValueError("max_length must be at least 1")
+            raise ConfigurationError("CharField: 'max_length' must be >= 1")
         super().__init__(**kwargs)
         self.max_length = max_length
 

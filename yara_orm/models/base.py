@@ -65,11 +65,23 @@ class ModelMeta(type):
             else:
                 inherited.update({k: v for k, v in vars(base).items() if isinstance(v, Field)})
         abstract = bool(_meta_option(meta, "abstract", False))
+        ordering = _meta_option(meta, "ordering", None)
+        if ordering is None:  # an abstract base's Meta.ordering passes down, as in Tortoise
+            ordering = next(
+                (
+                    base.__dict__["_meta"].ordering
+                    for base in cls.__mro__[1:]
+                    if isinstance(base.__dict__.get("_meta"), MetaInfo)
+                    and base.__dict__["_meta"].abstract
+                    and base.__dict__["_meta"].ordering
+                ),
+                (),
+            )
         info = MetaInfo(
             cls,  # type: ignore[arg-type]
             table=_meta_option(meta, "table", name.lower()),
             abstract=abstract,
-            ordering=tuple(_meta_option(meta, "ordering", ())),
+            ordering=tuple(ordering),
             unique_together=_normalise_groups(_meta_option(meta, "unique_together", ())),
             indexes=[as_index(entry) for entry in _meta_option(meta, "indexes", ()) or ()],
             connection=_meta_option(meta, "connection", None),

@@ -291,3 +291,29 @@ def test_index_declarations() -> None:
         Index()
     with pytest.raises(ConfigurationError, match="expression"):
         Index("lower(name)")
+
+
+def test_meta_ordering_passes_down_from_an_abstract_base() -> None:
+    from yara_orm import fields
+    from yara_orm.models import Model
+
+    class Ordered(Model):
+        rank = fields.IntField()
+
+        class Meta:
+            abstract = True
+            ordering = ["-rank"]
+
+    class Inherits(Ordered):
+        class Meta:
+            abstract = True
+
+    class Unordered(Ordered):
+        class Meta:
+            abstract = True
+            ordering = ()
+
+    assert Inherits._meta.ordering == ("-rank",)
+    assert Unordered._meta.ordering == ()
+    with pytest.raises(ConfigurationError, match="'max_length' must be >= 1"):
+        fields.CharField(max_length=0)
