@@ -302,7 +302,7 @@ def test_meta_ordering_passes_down_from_an_abstract_base() -> None:
 
         class Meta:
             abstract = True
-            ordering = ["-rank"]
+            ordering = ("-rank",)
 
     class Inherits(Ordered):
         class Meta:
