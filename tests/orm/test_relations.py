@@ -13,6 +13,7 @@ from yara_orm import (
     Prefetch,
     RelationNotLoaded,
     ValidationError,
+    fields,
 )
 
 
@@ -184,3 +185,11 @@ async def test_instances_hash_by_pk_and_update_from_dict_validates(orm: str) -> 
     with pytest.raises(ValidationError, match="born"):
         ada.update_from_dict({"born": "not a date"})
     assert ada.update_from_dict({"name": "Ada L."}).name == "Ada L."
+
+
+async def test_relation_managers_are_the_annotated_types(library: dict[str, object]) -> None:
+    ada = await Author.get(name="Ada")
+    book = await Book.get(title="Notes")
+    assert isinstance(ada.books, fields.ReverseRelation)
+    assert isinstance(book.tags, fields.ManyToManyRelation)
+    assert not isinstance(ada.books, fields.ManyToManyRelation)

@@ -15,6 +15,8 @@ from yara_orm.fields.relations import (
     BackwardRelation,
     ForeignKeyField,
     ManyToManyField,
+    ManyToManyRelation,
+    ReverseRelation,
     cache_key,
 )
 from yara_orm.query.expressions import Q
@@ -166,7 +168,7 @@ class _ToManyManager:
         return f"<{type(self).__name__} {type(self.instance).__name__}.{self.name}>"
 
 
-class RelatedManager(_ToManyManager):
+class RelatedManager(_ToManyManager, ReverseRelation[Any]):
     """`author.books`: the rows whose foreign key points at this instance."""
 
     def __init__(self, instance: Model, relation: BackwardRelation) -> None:
@@ -185,7 +187,7 @@ class RelatedManager(_ToManyManager):
         return await self.relation.related_model.create(**kwargs)
 
 
-class ManyToManyManager(_ToManyManager):
+class ManyToManyManager(_ToManyManager, ManyToManyRelation[Any]):
     """`book.tags` / `tag.books`: rows linked through the join table."""
 
     def __init__(self, instance: Model, field: ManyToManyField[Any] | BackwardManyToMany) -> None:
