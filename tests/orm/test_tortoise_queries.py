@@ -25,7 +25,7 @@ from yara_orm import (
     in_transaction,
     timezone,
 )
-from yara_orm.expressions import Subquery
+from yara_orm.expressions import Case, Subquery, Value, When
 
 
 @pytest.fixture
@@ -186,3 +186,11 @@ async def test_in_a_subquery(shelf: Author) -> None:
     ) == ["Grace"]
     updated = await Book.filter(author_id__in=Subquery(Author.filter(name="Grace").values("id")))
     assert [b.title for b in updated] == ["COBOL"]
+
+
+async def test_ordering_by_an_annotation_left_out_of_values(shelf: Author) -> None:
+    rank = Case(When(title="Sketch", then=Value(1)), When(title="COBOL", then=Value(2)), default=3)
+    titles = await Book.annotate(rank=rank).order_by("rank").values_list("title", flat=True)
+    assert titles == ["Sketch", "COBOL", "Notes"]
+    renamed = await Book.annotate(rank=rank).order_by("-rank").values("title", r="rank")
+    assert [row["title"] for row in renamed] == ["Notes", "COBOL", "Sketch"]

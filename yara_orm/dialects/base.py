@@ -79,6 +79,11 @@ class Dialect:
         template = self.column_types[field.db_kind]
         return template.format(**field.type_arguments())
 
+    def value_placeholder(self, index: int, value: Any) -> str:
+        """The placeholder of a value standing alone in an expression (a CASE result, a
+        function argument), where the server has no column to take its type from."""
+        return self.placeholder(index)
+
     def typed_placeholder(self, index: int, field: Field[Any]) -> str:
         """A placeholder whose type the server cannot infer from context (CASE branches)."""
         return self.placeholder(index)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,6 +44,14 @@ class PostgresDialect(Dialect):
     }
 
     def placeholder(self, index: int) -> str:
+        return f"${index}"
+
+    def value_placeholder(self, index: int, value: Any) -> str:
+        # PostgreSQL types a lone parameter as text (CASE WHEN ... THEN $2 ELSE $3 END):
+        # name the type the Python value has.
+        for kind, sql_type in _VALUE_TYPES:
+            if isinstance(value, kind):
+                return f"CAST(${index} AS {sql_type})"
         return f"${index}"
 
     def typed_placeholder(self, index: int, field: Field[Any]) -> str:
@@ -110,4 +121,16 @@ _EXPLAIN_OPTIONS = (
     "timing",
     "summary",
     "memory",
+)
+
+# Checked in order: bool before int (a bool is an int), datetime before date. Text needs
+# no cast: an untyped parameter is text already.
+_VALUE_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "BOOLEAN"),
+    (int, "BIGINT"),
+    (float, "DOUBLE PRECISION"),
+    (decimal.Decimal, "NUMERIC"),
+    (dt.datetime, "TIMESTAMPTZ"),
+    (dt.date, "DATE"),
+    (uuid.UUID, "UUID"),
 )

@@ -71,6 +71,11 @@ class Compiler:
         self.params.append(value)
         return self.dialect.placeholder(len(self.params))
 
+    def value_param(self, value: Any) -> str:
+        """A parameter standing alone in an expression (see `Dialect.value_placeholder`)."""
+        self.params.append(value)
+        return self.dialect.value_placeholder(len(self.params), value)
+
     def column(self, alias: str, field: Field[Any]) -> str:
         return f"{alias}.{self.quote(field.column)}"
 
@@ -375,11 +380,22 @@ class Statements:
             descending = name.startswith("-")
             key = name.lstrip("-")
             if key in self.query._annotations:
-                column = self.dialect.quote(key)
+                column = self._annotation_order_term(compiler, key)
             else:
                 column = compiler.column_for_path(key, comparable=True)
             terms.append(f"{column} DESC" if descending else column)
         return ", ".join(terms)
+
+    def _annotation_order_term(self, compiler: Compiler, name: str) -> str:
+        """An annotation in ORDER BY: by its output name when it is selected, else its
+        expression (SQLite would read an unknown quoted name as a string constant)."""
+        query = self.query
+        if query._values is None:
+            return self.dialect.quote(name)
+        for key, source in query._values:
+            if source == name:
+                return self.dialect.quote(key)
+        return query._annotations[name].compile(compiler)
 
     def lock(self, compiler: Compiler) -> str:
         if self.query._lock is None:

@@ -115,7 +115,7 @@ class Value(Expression):
         self.value = value
 
     def compile(self, compiler: Compiler) -> str:
-        return compiler.param(self.value)
+        return compiler.value_param(self.value)
 
 
 class CombinedExpression(Expression):
@@ -137,7 +137,7 @@ def _operand(compiler: Compiler, value: Any, field_names: bool) -> str:
         return value.compile(compiler)
     if field_names and isinstance(value, str):
         return compiler.column_for_path(value, comparable=True)
-    return compiler.param(value)
+    return compiler.value_param(value)
 
 
 class Function(Expression):
