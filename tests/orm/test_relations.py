@@ -8,6 +8,7 @@ import pytest
 from tests.orm.models import Author, Book, Note, Profile, Tag
 from yara_orm import (
     Count,
+    FieldError,
     IntegrityError,
     OperationalError,
     Prefetch,
@@ -193,3 +194,22 @@ async def test_relation_managers_are_the_annotated_types(library: dict[str, obje
     assert isinstance(ada.books, fields.ReverseRelation)
     assert isinstance(book.tags, fields.ManyToManyRelation)
     assert not isinstance(ada.books, fields.ManyToManyRelation)
+
+
+async def test_prefetch_with_only_and_bad_names(library: dict[str, object]) -> None:
+    (notes,) = await Book.filter(title="Notes").prefetch_related(
+        Prefetch("tags", queryset=Tag.all().only("name"))
+    )
+    assert sorted(t.name for t in notes.tags) == ["classic", "modern"]
+    ada = await Author.get(name="Ada").prefetch_related(
+        Prefetch("books", queryset=Book.all().only("title"))
+    )
+    assert sorted(b.title for b in ada.books) == ["Notes", "Sketch"]
+    books = await Book.all().prefetch_related(Prefetch("author", Author.all().only("name")))
+    assert {b.author.name for b in books} == {"Ada", "Grace"}
+    with pytest.raises(FieldError, match=r"Relation writer for models\.Book not found"):
+        await Book.all().prefetch_related("writer")
+    with pytest.raises(FieldError, match=r"Field title on models\.Book is not a relation"):
+        await Book.all().prefetch_related("title")
+    with pytest.raises(FieldError, match=r"Field author_id on models\.Book is not a relation"):
+        await Book.all().prefetch_related("author_id")

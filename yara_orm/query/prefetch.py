@@ -84,13 +84,26 @@ async def _prefetch_one(
     field = model._meta.fields.get(name)
     if field is None or not field.is_relation:
         relations = [f.name for f in model._meta.fields.values() if f.is_relation]
+        label = f"{model._meta.app}.{model.__name__}"
+        problem = (
+            f"Relation {name} for {label} not found"
+            if field is None and name not in model._meta.fk_attnames
+            else f"Field {name} on {label} is not a relation"
+        )
         raise FieldError(
-            f"cannot prefetch {model.__name__}.{name}: not a relation; "
-            f"relations: {', '.join(sorted(relations)) or 'none'}"
+            f"{problem} (cannot prefetch it); relations: {', '.join(sorted(relations)) or 'none'}"
         )
     target: type[Model] = field.related_model  # type: ignore[attr-defined]
     query = prefetch.queryset if prefetch and prefetch.queryset is not None else target.all()
     query = query._clone() if using_db is None else query.using_db(using_db)
+    if query._only is not None:
+        # A Prefetch queryset with only(): the keys that tie its rows to their owners load too.
+        needed = [target._meta.pk.name]
+        if isinstance(field, ForeignKeyField):
+            needed.append(field.target_field.name)
+        elif isinstance(field, BackwardRelation):
+            needed.append(field.forward.attname)
+        query._only = tuple(dict.fromkeys((*query._only, *needed)))
     query._load_context = LoadContext(model.__name__, name, "prefetch", None, instances[0]._batch)
     store = prefetch.to_attr if prefetch and prefetch.to_attr else cache_key(name)
 
