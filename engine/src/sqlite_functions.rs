@@ -1,7 +1,7 @@
 //! SQL functions registered on every SQLite connection, so the ORM gets PostgreSQL's answers
 //! on SQLite: Unicode-aware lower- and upper-casing (SQLite's LOWER() and UPPER() only know
-//! ASCII), and integer arithmetic that fails on overflow and on division by zero (where
-//! SQLite would silently produce a float or NULL).
+//! ASCII), integer arithmetic that fails on overflow and on division by zero (where
+//! SQLite would silently produce a float or NULL), and power() (SQLite has none built in).
 
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -74,6 +74,15 @@ fn apply(op: char, a: Number, b: Number) -> rusqlite::Result<SqlValue> {
     if a == Null || b == Null {
         return Ok(SqlValue::Null);
     }
+    if op == '^' {
+        // PostgreSQL's power() answers in double precision, and overflow is an error.
+        let (x, y) = (real(a), real(b));
+        let result = x.powf(y);
+        if result.is_infinite() && x.is_finite() && y.is_finite() {
+            return fail(OUT_OF_RANGE);
+        }
+        return Ok(SqlValue::Real(result));
+    }
     if let (Int(x), Int(y)) = (a, b) {
         if matches!(op, '/' | '%') && y == 0 {
             return fail(DIVISION_BY_ZERO);
@@ -132,6 +141,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         ("yara_mul", '*'),
         ("yara_div", '/'),
         ("yara_mod", '%'),
+        ("yara_pow", '^'),
     ] {
         conn.create_scalar_function(name, 2, flags, binary(op))?;
     }
@@ -169,6 +179,14 @@ mod tests {
             SqlValue::Real(3.0)
         );
         assert_eq!(eval("SELECT yara_sub(NULL, 2)").unwrap(), SqlValue::Null);
+    }
+
+    #[test]
+    fn power_answers_in_floating_point_and_overflow_is_an_error() {
+        assert_eq!(eval("SELECT yara_pow(3, 3)").unwrap(), SqlValue::Real(27.0));
+        assert_eq!(eval("SELECT yara_pow(NULL, 2)").unwrap(), SqlValue::Null);
+        let err = eval("SELECT yara_pow(10, 400)").unwrap_err();
+        assert!(err.to_string().contains(OUT_OF_RANGE), "{err}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ from yara_orm import (
     in_transaction,
     timezone,
 )
-from yara_orm.expressions import Case, Subquery, Value, When
+from yara_orm.expressions import Case, F, Subquery, Value, When
 
 
 @pytest.fixture
@@ -194,3 +194,13 @@ async def test_ordering_by_an_annotation_left_out_of_values(shelf: Author) -> No
     assert titles == ["Sketch", "COBOL", "Notes"]
     renamed = await Book.annotate(rank=rank).order_by("-rank").values("title", r="rank")
     assert [row["title"] for row in renamed] == ["Notes", "COBOL", "Sketch"]
+
+
+async def test_powers_in_annotations_and_updates(orm: str) -> None:
+    ada = await Author.create(name="Ada")
+    book = await Book.create(title="Notes", author=ada, rating=3.0)
+    (squared,) = await Book.annotate(sq=F("rating") ** 2).values_list("sq", flat=True)
+    assert squared == pytest.approx(9.0)
+    await Book.filter(pk=book.pk).update(rating=2 ** F("rating"))
+    await book.refresh_from_db()
+    assert book.rating == pytest.approx(8.0)

@@ -46,6 +46,11 @@ class PostgresDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return f"${index}"
 
+    def arithmetic(self, operator: str, left: str, right: str) -> str:
+        if operator == "**":
+            return f"power({left}, {right})"
+        return super().arithmetic(operator, left, right)
+
     def value_placeholder(self, index: int, value: Any) -> str:
         # PostgreSQL types a lone parameter as text (CASE WHEN ... THEN $2 ELSE $3 END):
         # name the type the Python value has.

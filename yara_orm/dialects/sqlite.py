@@ -73,6 +73,7 @@ class SqliteDialect(Dialect):
         "*": "yara_mul",
         "/": "yara_div",
         "%": "yara_mod",
+        "**": "yara_pow",
     }
 
     def in_list(self, column: str, values: list[object], params: list[object]) -> str:

@@ -91,6 +91,12 @@ class Expression:
     def __mod__(self, other: Any) -> CombinedExpression:
         return self._combine(other, "%")
 
+    def __pow__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, "**")
+
+    def __rpow__(self, other: Any) -> CombinedExpression:
+        return self._combine(other, "**", reverse=True)
+
     def __neg__(self) -> CombinedExpression:
         return CombinedExpression(Value(0), "-", self)
 
