@@ -69,11 +69,44 @@ def _postgres_url(credentials: Mapping[str, Any]) -> str:
     port = credentials.get("port") or 5432
     database = quote(str(credentials.get("database") or "postgres"), safe="")
     pool = {key: credentials[key] for key in _POOL_PARAMETERS if key in credentials}
+    pool.update(_session_parameters(credentials))
     if host.startswith("/"):  # a socket directory
         query = urlencode({"host": host, "port": port, **pool})
         return f"postgres://{login}@/{database}?{query}"
     query = f"?{urlencode(pool)}" if pool else ""
     return f"postgres://{login}@{host}:{port}/{database}{query}"
+
+
+# Credentials Tortoise passes to asyncpg's pool that tune only its own pool: no meaning here.
+_ASYNCPG_POOL_ONLY = {"max_queries", "max_inactive_connection_lifetime", "connection_class"}
+_CONNECTION_KEYS = {"user", "password", "host", "port", "database", "file_path"}
+
+
+def _session_parameters(credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """The credentials that shape the session (application_name, server settings, schema,
+    sslmode) as URL parameters; anything else is refused rather than dropped."""
+    parameters: dict[str, Any] = {}
+    settings = dict(credentials.get("server_settings") or {})
+    if credentials.get("schema"):
+        settings["search_path"] = credentials["schema"]
+    if settings:
+        parameters["options"] = " ".join(f"-c {key}={value}" for key, value in settings.items())
+    for key in ("application_name", "sslmode"):
+        if credentials.get(key) is not None:
+            parameters[key] = credentials[key]
+    if credentials.get("ssl"):
+        raise ConfigurationError(
+            "credentials ask for ssl, which this build of yara-orm does not include"
+        )
+    known = {*_CONNECTION_KEYS, *_POOL_PARAMETERS, *_ASYNCPG_POOL_ONLY}
+    known |= {"server_settings", "schema", "ssl", "application_name", "sslmode"}
+    unknown = sorted(set(credentials) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown PostgreSQL credentials {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return parameters
 
 
 def connection_url(alias: str, value: Any) -> str:
@@ -106,6 +139,7 @@ _POOL_PARAMETERS: dict[str, tuple[str, type]] = {
     "max_size": ("max_size", int),
     "maxsize": ("max_size", int),
     "timeout": ("connect_timeout", float),
+    "connect_timeout": ("connect_timeout", float),
     "statement_cache_size": ("statement_cache", int),
 }
 

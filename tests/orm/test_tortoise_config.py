@@ -153,3 +153,36 @@ def test_init_models_registers_models_without_a_database() -> None:
         assert not YaraOrm._inited
     finally:
         YaraOrm.models = []
+
+
+@pytest.mark.postgres
+async def test_credentials_shape_the_session(pg_url: str) -> None:
+    # Session settings are PostgreSQL's: this runs on that backend only.
+    await reset_public_schema(pg_url)
+    parts = expand_db_url(pg_url)["credentials"]
+    credentials = {
+        **{k: parts[k] for k in ("host", "port", "user", "database") if parts.get(k)},
+        "application_name": "yara_app",
+        "server_settings": {"statement_timeout": "1234"},
+        "schema": "public",
+        "max_queries": 100,  # asyncpg's own pool setting: accepted, nothing to do here
+    }
+    config = {
+        "connections": {
+            "default": {"engine": "yara_orm.backends.asyncpg", "credentials": credentials}
+        },
+        "apps": {"models": {"models": [MODELS]}},
+    }
+    await YaraOrm.init(config=config)
+    try:
+        client = connections.get()
+        (row,) = await client.execute_query_dict(
+            "SELECT current_setting('application_name') AS app, "
+            "current_setting('statement_timeout') AS timeout"
+        )
+        assert row == {"app": "yara_app", "timeout": "1234ms"}
+    finally:
+        await YaraOrm.close()
+    config["connections"]["default"]["credentials"]["sslrootcert"] = "x.pem"
+    with pytest.raises(ConfigurationError, match="unknown PostgreSQL credentials sslrootcert"):
+        await YaraOrm.init(config=config)
