@@ -3,7 +3,7 @@
 use rusqlite::ErrorCode;
 
 use crate::errors::EngineError;
-use crate::sqlite_functions::{DIVISION_BY_ZERO, OUT_OF_RANGE};
+use crate::sqlite_functions::{DIVISION_BY_ZERO, INVALID_REGEX, OUT_OF_RANGE};
 
 /// SQLite's result codes, as the SQLSTATEs PostgreSQL would report, so callers can treat
 /// both backends alike.
@@ -79,6 +79,8 @@ fn sqlstate_for(code: &rusqlite::ffi::Error, message: &str) -> &'static str {
                 "22003"
             } else if message.contains(DIVISION_BY_ZERO) {
                 "22012"
+            } else if message.contains(INVALID_REGEX) {
+                "2201B"
             } else if message.contains("syntax error") || message.contains("incomplete input") {
                 "42601"
             } else if message.contains("no such table") {

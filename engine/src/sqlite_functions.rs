@@ -1,31 +1,34 @@
 //! SQL functions registered on every SQLite connection, so the ORM gets PostgreSQL's answers
 //! on SQLite: Unicode-aware lower- and upper-casing (SQLite's LOWER() and UPPER() only know
 //! ASCII), integer arithmetic that fails on overflow and on division by zero (where
-//! SQLite would silently produce a float or NULL), and power() (SQLite has none built in).
+//! SQLite would silently produce a float or NULL), power() and the regexp() behind REGEXP
+//! (SQLite has neither built in).
 
+use regex::Regex;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
 
-/// PostgreSQL's messages; `sqlite_errors` maps them to their SQLSTATEs (22003, 22012).
+/// PostgreSQL's messages; `sqlite_errors` maps them to their SQLSTATEs (22003, 22012, 2201B).
 pub const OUT_OF_RANGE: &str = "integer out of range";
 pub const DIVISION_BY_ZERO: &str = "division by zero";
+pub const INVALID_REGEX: &str = "invalid regular expression";
 
 #[derive(Debug)]
-struct ArithmeticError(&'static str);
+struct FunctionError(String);
 
-impl std::fmt::Display for ArithmeticError {
+impl std::fmt::Display for FunctionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for ArithmeticError {}
+impl std::error::Error for FunctionError {}
 
 fn fail<T>(message: &'static str) -> rusqlite::Result<T> {
-    Err(rusqlite::Error::UserFunctionError(Box::new(
-        ArithmeticError(message),
-    )))
+    Err(rusqlite::Error::UserFunctionError(Box::new(FunctionError(
+        message.to_owned(),
+    ))))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +134,28 @@ fn change_case(ctx: &Context<'_>, change: fn(&str) -> String) -> rusqlite::Resul
     })
 }
 
+/// `value REGEXP pattern` (SQLite calls regexp(pattern, value)): the pattern is compiled once
+/// per statement, and NULL on either side gives NULL, as PostgreSQL's `~`.
+fn regexp(ctx: &mut Context<'_>) -> rusqlite::Result<SqlValue> {
+    if matches!(ctx.get_raw(0), ValueRef::Null) || matches!(ctx.get_raw(1), ValueRef::Null) {
+        return Ok(SqlValue::Null);
+    }
+    let pattern = ctx.get_or_create_aux(0, |raw| -> Result<Regex, FunctionError> {
+        let text = raw
+            .as_str()
+            .map_err(|_| FunctionError(format!("{INVALID_REGEX}: the pattern is not text")))?;
+        Regex::new(text).map_err(|e| FunctionError(format!("{INVALID_REGEX}: {e}")))
+    })?;
+    let matched = match ctx.get_raw(1) {
+        ValueRef::Text(bytes) => pattern.is_match(&String::from_utf8_lossy(bytes)),
+        ValueRef::Integer(i) => pattern.is_match(&i.to_string()),
+        ValueRef::Real(f) => pattern.is_match(&f.to_string()),
+        ValueRef::Blob(bytes) => pattern.is_match(&String::from_utf8_lossy(bytes)),
+        ValueRef::Null => unreachable!("handled above"),
+    };
+    Ok(SqlValue::Integer(i64::from(matched)))
+}
+
 pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("yara_lower", 1, flags, lower)?;
@@ -145,6 +170,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     ] {
         conn.create_scalar_function(name, 2, flags, binary(op))?;
     }
+    conn.create_scalar_function("regexp", 2, flags, regexp)?;
     Ok(())
 }
 
@@ -187,6 +213,21 @@ mod tests {
         assert_eq!(eval("SELECT yara_pow(NULL, 2)").unwrap(), SqlValue::Null);
         let err = eval("SELECT yara_pow(10, 400)").unwrap_err();
         assert!(err.to_string().contains(OUT_OF_RANGE), "{err}");
+    }
+
+    #[test]
+    fn regexp_matches_compiles_once_and_reports_bad_patterns() {
+        assert_eq!(
+            eval("SELECT 'Hello' REGEXP '^H.l+o$'").unwrap(),
+            SqlValue::Integer(1)
+        );
+        assert_eq!(
+            eval("SELECT 'hello' REGEXP '(?i)^HELLO'").unwrap(),
+            SqlValue::Integer(1)
+        );
+        assert_eq!(eval("SELECT NULL REGEXP 'a'").unwrap(), SqlValue::Null);
+        let err = eval("SELECT 'a' REGEXP '('").unwrap_err();
+        assert!(err.to_string().contains(INVALID_REGEX), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ import pytest
 from tests.orm.models import Author, Book
 from yara_orm import (
     Count,
+    DataError,
     DoesNotExist,
     IntegrityError,
     NullValueError,
@@ -204,3 +205,24 @@ async def test_powers_in_annotations_and_updates(orm: str) -> None:
     await Book.filter(pk=book.pk).update(rating=2 ** F("rating"))
     await book.refresh_from_db()
     assert book.rating == pytest.approx(8.0)
+
+
+async def test_regex_lookups(shelf: Author) -> None:
+    assert await Book.filter(title__posix_regex="^[CN]").order_by("title").values_list(
+        "title", flat=True
+    ) == ["COBOL", "Notes"]
+    assert await Book.filter(title__posix_regex="^cobol").count() == 0
+    assert await Book.filter(title__iposix_regex="^cobol").count() == 1
+    with pytest.raises(DataError) as bad:
+        await Book.filter(title__posix_regex="(").count()
+    assert bad.value.sqlstate == "2201B"
+
+
+async def test_date_parts(orm: str) -> None:
+    ada = await Author.create(name="Ada")
+    moment = dt.datetime(2024, 12, 30, 10, 20, 30, 900_000, tzinfo=dt.UTC)
+    book = await Book.create(title="Notes", author=ada, published=moment)
+    await Book.filter(pk=book.pk).update(published=moment)
+    found = Book.filter(published__quarter=4, published__week=1, published__second=30)
+    assert await found.count() == 1
+    assert await Book.filter(published__quarter=3).count() == 0

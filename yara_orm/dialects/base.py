@@ -167,6 +167,10 @@ class Dialect:
         except TypeError:
             return self.literal(str(value))
 
+    def regex(self, column: str, pattern: str, insensitive: bool) -> str:
+        """`column` matches the POSIX-style regular expression `pattern` (a placeholder)."""
+        return f"{column} {'~*' if insensitive else '~'} {pattern}"
+
     #: `a <op> b` true when they differ, NULL counting as a value.
     null_safe_not_equal: ClassVar[str] = "IS DISTINCT FROM"
 

@@ -72,7 +72,8 @@ class PostgresDialect(Dialect):
         return f"{column} = ANY({self.placeholder(len(params))})"
 
     def date_part(self, column: str, part: str) -> str:
-        return f"CAST(EXTRACT({part.upper()} FROM {column}) AS INTEGER)"
+        # FLOOR: seconds carry a fraction, and a cast would round 59.7 up to 60.
+        return f"CAST(FLOOR(EXTRACT({part.upper()} FROM {column})) AS INTEGER)"
 
     def for_update(
         self, nowait: bool, skip_locked: bool, of: tuple[str, ...] = (), no_key: bool = False

@@ -18,7 +18,15 @@ from yara_orm.exceptions import ParamsError, UnSupportedError
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
 
-DATE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M"}
+DATE_PARTS = {
+    "year": "%Y",
+    "month": "%m",
+    "week": "%V",  # ISO 8601 week, as PostgreSQL's EXTRACT(WEEK)
+    "day": "%d",
+    "hour": "%H",
+    "minute": "%M",
+    "second": "%S",
+}
 
 
 class SqliteDialect(Dialect):
@@ -117,7 +125,15 @@ class SqliteDialect(Dialect):
         return f"CAST({column} AS REAL)" if field.db_kind == "decimal" else column
 
     def date_part(self, column: str, part: str) -> str:
+        if part == "quarter":
+            return f"((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3)"
         return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"
+
+    def regex(self, column: str, pattern: str, insensitive: bool) -> str:
+        # REGEXP calls the regexp() function the engine registers on every connection.
+        if insensitive:
+            pattern = f"('(?i)' || {pattern})"
+        return f"{column} REGEXP {pattern}"
 
     null_safe_not_equal: ClassVar[str] = "IS NOT"
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from yara_orm.fields.base import Field
     from yara_orm.query.compiler import Compiler
 
-DATE_PARTS = ("year", "month", "day", "hour", "minute")
+DATE_PARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
 
 # Lookups: (compiler, column SQL, field or None, value) -> condition SQL.
 Lookup = Callable[["Compiler", str, "Field[Any] | None", Any], str]
@@ -84,6 +84,17 @@ def _text(kind: str, insensitive: bool) -> Lookup:
     return match
 
 
+def _regex(insensitive: bool) -> Lookup:
+    def lookup(c: Compiler, column: str, field: Field[Any] | None, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(
+                f"regex lookups take a pattern string, not {value!r}", value=value
+            )
+        return c.dialect.regex(column, c.param(value), insensitive)
+
+    return lookup
+
+
 LOOKUPS: dict[str, Lookup] = {
     "exact": _exact,
     "iexact": _text("exact", True),
@@ -103,4 +114,6 @@ LOOKUPS: dict[str, Lookup] = {
     "istartswith": _text("startswith", True),
     "endswith": _text("endswith", False),
     "iendswith": _text("endswith", True),
+    "posix_regex": _regex(False),
+    "iposix_regex": _regex(True),
 }
