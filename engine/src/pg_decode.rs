@@ -50,7 +50,8 @@ impl Decoder {
             16 => Decoder::Bool,
             17 => Decoder::Bytea,
             18 => Decoder::Char,
-            19 | 25 | 705 | 1042 | 1043 => Decoder::Text,
+            // name, text, unknown, bpchar, varchar; xml travels as its text too.
+            19 | 25 | 142 | 705 | 1042 | 1043 => Decoder::Text,
             20 => Decoder::Int8,
             21 => Decoder::Int2,
             23 => Decoder::Int4,

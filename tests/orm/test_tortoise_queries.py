@@ -169,6 +169,10 @@ async def test_explain_shows_the_plan(shelf: Author, orm: str) -> None:
         assert isinstance(text[0]["QUERY PLAN"], str)
         with pytest.raises(UnSupportedError, match="Unsupported explain format"):
             await query.explain(output_fmt="html")
+        with pytest.raises(UnSupportedError, match="NOT_AN_OPTION"):
+            await query.explain(not_an_option=True)
+        xml = await query.explain(output_fmt="xml")
+        assert xml[0]["QUERY PLAN"].startswith("<explain")
     else:
         with pytest.raises(UnSupportedError, match="different explain formats"):
             await query.explain(output_fmt="json")

@@ -107,8 +107,8 @@ class PostgresDialect(Dialect):
         unknown = sorted(set(options) - set(_EXPLAIN_OPTIONS))
         if unknown:
             raise UnSupportedError(
-                f"Unknown explain option(s) {', '.join(unknown)}; PostgreSQL offers "
-                f"{', '.join(_EXPLAIN_OPTIONS)}"
+                f"Unknown explain option(s) {', '.join(name.upper() for name in unknown)}; "
+                f"PostgreSQL offers {', '.join(_EXPLAIN_OPTIONS)}"
             )
         terms = [f"FORMAT {fmt.upper()}"] + [
             f"{name.upper()} {'TRUE' if value else 'FALSE'}" for name, value in options.items()
