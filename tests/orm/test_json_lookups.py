@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.orm.models import Event, Kind
-from yara_orm import NotSupportedError, ParamsError
+from yara_orm import F, NotSupportedError, ParamsError
 
 DOGS = [
     {
@@ -57,3 +57,17 @@ async def test_containment(dogs: None, orm: str) -> None:
     assert [e.payload for e in lists] == [["text", 3, {"msg": "hi"}]]
     small = await Event.filter(payload__contained_by=["text", 3, {"msg": "hi"}, "more"])
     assert len(small) == 1
+
+
+async def test_values_and_annotations_read_paths_out_of_documents(dogs: None, orm: str) -> None:
+    names = (
+        await Event.filter(payload__filter={"breed__not_isnull": True})
+        .order_by("payload__breed")
+        .values_list("payload__breed", "payload__owner__name")
+    )
+    assert names == [("husky", None), ("labrador", "Bob"), ("pug", "Ann")]
+    ages = await Event.annotate(age=F("payload__age")).filter(age__not_isnull=True).order_by("age")
+    # SQLite gives the JSON number back as a number; PostgreSQL's #>> gives its text.
+    assert [str(e.age) for e in ages] == ["12", "3", "7"] if orm == "postgres" else ["3", "7", "12"]
+    first = await Event.annotate(pet=F("payload__owner__pets__0__n")).filter(pet="Fishy").count()
+    assert first == 1

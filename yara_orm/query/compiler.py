@@ -198,6 +198,8 @@ class Compiler:
         if path in self.annotations:
             return self.annotations[path].compile(self)
         alias, field, rest, _ = self.walk(path.split("__"))
+        if rest and field.db_kind == "json":  # a path into the document: "data__owner__0"
+            return self.dialect.json_extract(self.column(alias, field), rest, self.param)
         if rest:
             raise FieldError(f"{path!r} must name a field, not a lookup")
         column = self.column(alias, field)

@@ -33,10 +33,10 @@ def shape_values(
                 converters.append((index, by_annotation[source]))
             continue
         try:
-            _, field, _, _ = probe.walk(source.split("__"), join=False)
+            _, field, rest, _ = probe.walk(source.split("__"), join=False)
         except FieldError:
             continue
-        if field.from_db is not None:
+        if field.from_db is not None and not rest:  # not a value taken out of a JSON document
             converters.append((index, field.from_db))
     if converters:
         converted = [list(row) for row in rows]
