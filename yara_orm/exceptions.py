@@ -35,6 +35,7 @@ __all__ = [
     "ProgrammingError",
     "QueryCanceledError",
     "RelationNotLoaded",
+    "RelationTypeError",
     "TransactionManagementError",
     "TransactionRollbackError",
     "UnSupportedError",
@@ -153,6 +154,11 @@ class ValidationError(YaraError, ValueError):
         self.model = model
         self.field = field
         self.value = value
+
+
+class RelationTypeError(ValidationError, TypeError):
+    """An object of the wrong model given for a relation (assigned, or compared in a filter):
+    a ValidationError, and a TypeError as Tortoise raises it in filters."""
 
 
 class NullValueError(ValidationError, IntegrityError):

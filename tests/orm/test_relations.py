@@ -13,6 +13,7 @@ from yara_orm import (
     OperationalError,
     Prefetch,
     RelationNotLoaded,
+    RelationTypeError,
     ValidationError,
     fields,
 )
@@ -213,3 +214,13 @@ async def test_prefetch_with_only_and_bad_names(library: dict[str, object]) -> N
         await Book.all().prefetch_related("title")
     with pytest.raises(FieldError, match=r"Field author_id on models\.Book is not a relation"):
         await Book.all().prefetch_related("author_id")
+
+
+async def test_an_object_of_the_wrong_model_for_a_relation(library: dict[str, object]) -> None:
+    notes = await Book.get(title="Notes")
+    with pytest.raises(RelationTypeError, match="Expected model type 'Author'") as in_filter:
+        await Book.filter(author=notes)
+    with pytest.raises(RelationTypeError, match="Expected model type 'Author'") as in_init:
+        Book(title="x", author=notes)
+    for raised in (in_filter, in_init):
+        assert isinstance(raised.value, TypeError) and isinstance(raised.value, ValidationError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from yara_orm.exceptions import ConfigurationError, ValidationError
+from yara_orm.exceptions import ConfigurationError, RelationTypeError
 from yara_orm.fields.base import (
     CASCADE,
     NO_ACTION,
@@ -163,7 +163,7 @@ class ForeignKeyField(RelationField[MODEL]):
 
         if value is not None and not isinstance(value, self.related_model or Model):
             model = self.model.__name__ if self.model else "?"
-            raise ValidationError(
+            raise RelationTypeError(
                 f"Invalid type for relationship field '{self.name}'. Expected model type "
                 f"'{self.target_name()}', but got '{type(value).__name__}' ({model}.{self.name})",
                 model=model,
