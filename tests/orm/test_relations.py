@@ -92,6 +92,9 @@ async def test_many_to_many(library: dict[str, object]) -> None:
     await modern.books.clear()
     assert [b.title for b in await modern.books.all()] == []
     assert await notes.tags.count() == 1
+    with pytest.raises(OperationalError, match=r"remove\(\) called on no instances"):
+        await notes.tags.remove()
+    assert await notes.tags.count() == 1
 
 
 async def test_select_related_joins(library: dict[str, object]) -> None:

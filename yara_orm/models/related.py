@@ -255,6 +255,10 @@ class ManyToManyManager(_ToManyManager, ManyToManyRelation[Any]):
         self.instance.__dict__.pop(cache_key(self.name), None)
 
     async def remove(self, *objects: Model, using_db: Any = None) -> None:
+        if not objects:  # almost surely a mistake (an empty list unpacked): say so
+            raise OperationalError(
+                f"remove() called on no instances ({type(self.instance).__name__}.{self.name})"
+            )
         pks = self._pks(objects)
         if not pks:
             return
