@@ -174,6 +174,12 @@ async def test_ordering_by_a_to_many_path_orders_by_each_related_row(
     # A to-many filter still gives each author once.
     found = await Author.filter(books__price__gt=1).order_by("name")
     assert [a.name for a in found] == ["Ada", "Alan", "Grace"]
+    # Both at once: one row per author and related title (PostgreSQL needs the ordering
+    # terms selected under DISTINCT; they are, and left out of the results).
+    both = await Author.filter(books__price__gt=6).order_by("-books__title")
+    assert [a.name for a in both] == ["Alan", "Ada", "Grace", "Grace"]
+    rows = await Author.filter(books__price__gt=6).order_by("books__title").values_list("name")
+    assert rows == [("Grace",), ("Grace",), ("Ada",), ("Alan",)]
 
 
 async def test_values_and_values_list(shop: dict[str, Author]) -> None:

@@ -303,6 +303,12 @@ class Compiler:
         return field.to_db(field.validate(value))
 
 
+def _order_clause(terms: list[tuple[str, bool]]) -> str:
+    return ", ".join(
+        f"{expression} DESC" if descending else expression for expression, descending in terms
+    )
+
+
 def _join(parts: list[str], connector: str) -> str:
     """`(a OR b OR ...)`, grouped into a balanced tree of parentheses when long: databases
     parse `a OR b OR c ...` as a chain as deep as the list, and SQLite stops at 1,000."""
@@ -335,13 +341,14 @@ class SelectPlan:
     """What the rows of a compiled SELECT hold, for hydration."""
 
     fields: list[Field[Any]]
-    # (model, first column, end column, attribute path) per select_related step.
     # (model, first column, end column, attribute path, fields or None for all columns) per
     # related object joined in (select_related, or only() naming "relation__field").
     related: list[tuple[type[Model], int, int, tuple[str, ...], list[Field[Any]] | None]]
-    # values()/values_list(): the names of the columns, in order; None for model rows.
-    # values()/values_list(): (result key, source path or annotation) per column.
+    # values()/values_list(): (result key, source path or annotation) per column; None for
+    # model rows.
     values: tuple[tuple[str, str], ...] | None = None
+    # Trailing columns selected only so that a DISTINCT can be ordered by them.
+    hidden: int = 0
 
 
 class Statements:
@@ -377,16 +384,19 @@ class Statements:
         )
 
     def order(self, compiler: Compiler) -> str:
+        return _order_clause(self.order_terms(compiler))
+
+    def order_terms(self, compiler: Compiler) -> list[tuple[str, bool]]:
+        """(expression, descending) per ordering key."""
         terms = []
         for name in self.query._ordering():
-            descending = name.startswith("-")
             key = name.lstrip("-")
             if key in self.query._annotations:
                 column = self._annotation_order_term(compiler, key)
             else:
                 column = compiler.column_for_path(key, comparable=True)
-            terms.append(f"{column} DESC" if descending else column)
-        return ", ".join(terms)
+            terms.append((column, name.startswith("-")))
+        return terms
 
     def _annotation_order_term(self, compiler: Compiler, name: str) -> str:
         """An annotation in ORDER BY: by its output name when it is selected, else its
@@ -524,8 +534,16 @@ class Statements:
         # them. Ordering by a to-many path orders by each related row (as in Tortoise and
         # Django), so its join alone adds no DISTINCT (PostgreSQL would refuse the ORDER BY).
         filtered_to_many = compiler.uses_to_many
-        order = self.order(compiler)
+        terms = self.order_terms(compiler)
+        order = _order_clause(terms)
         distinct = query._distinct or (filtered_to_many and not aggregated and not query._group_by)
+        if distinct and params is None:
+            # PostgreSQL orders a DISTINCT only by what it selects: ordering terms that are
+            # not selected (a to-many path) are selected too, after the rest, and dropped
+            # from the rows before hydration.
+            hidden = [e for e, _ in terms if e not in columns and not e.startswith('"')]
+            columns = [*columns, *dict.fromkeys(hidden)]
+            plan.hidden = len(dict.fromkeys(hidden))
         select = "SELECT DISTINCT" if distinct else "SELECT"
         sql = f"{select} {', '.join(columns)} FROM {compiler.from_clause()}"
         if where:

@@ -258,6 +258,8 @@ class QuerySet(Generic[M]):
     async def _fetch(self) -> list[Any]:
         sql, params, plan = self._statements().select()
         rows = await self._fetch_rows(sql, params)
+        if plan.hidden:
+            rows = [row[: -plan.hidden] for row in rows]
         if plan.values is not None:
             return hydration.shape_values(self, rows, plan.values)
         found = hydration.instances(self, rows, plan)
