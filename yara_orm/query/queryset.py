@@ -13,6 +13,7 @@ from yara_orm.models.meta import attname
 from yara_orm.query import hydration
 from yara_orm.query.compiler import Statements
 from yara_orm.query.expressions import Expression, F, Q
+from yara_orm.query.union import UnionQuery
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -183,6 +184,11 @@ class QuerySet(Generic[M]):
         clone = self._clone()
         clone._only = tuple(dict.fromkeys(names))
         return clone
+
+    def union(self, *others: QuerySet[Any], all: bool = False) -> UnionQuery:
+        """The rows of this queryset and of `others` (UNION; `all=True` keeps duplicates),
+        which may be of other models selecting the same fields (`only("id", "name")`)."""
+        return UnionQuery([self, *others], all)
 
     def select_related(self, *names: str) -> Self:
         clone = self._clone()
