@@ -15,6 +15,7 @@ from yara_orm import (
     Count,
     DataError,
     DoesNotExist,
+    FieldError,
     IntegrityError,
     NullValueError,
     OperationalError,
@@ -230,3 +231,38 @@ async def test_date_parts(orm: str) -> None:
     found = Book.filter(published__quarter=4, published__week=1, published__second=30)
     assert await found.count() == 1
     assert await Book.filter(published__quarter=3).count() == 0
+
+
+async def test_queryset_contains_and_refusals(shelf: Author) -> None:
+    notes = await Book.get(title="Notes")
+    assert await Book.all().contains(notes)
+    assert not await Book.filter(price__gt=20).contains(notes)
+    with pytest.raises(ParamsError, match="does not have a primary key"):
+        await Book.all().contains(Book(title="new", author=shelf))
+    with pytest.raises(ParamsError, match="contains\\(\\) takes a Book"):
+        await Book.all().contains(shelf)  # type: ignore[arg-type]
+    with pytest.raises(ParamsError, match="Slice steps should be 1 or None"):
+        Book.all()[::2]
+    with pytest.raises(ParamsError, match="Slice start should be non-negative"):
+        Book.all()[-1:]
+    with pytest.raises(ParamsError, match="Slice stop should be non-negative"):
+        Book.all()[2:1]
+    with pytest.raises(ParamsError, match="Limit should be non-negative number"):
+        Book.all().limit(-1)
+    with pytest.raises(FieldError, match="Duplicate key title"):
+        await Book.all().values("title", title="author__name")
+    assert await Book.all().order_by("title").values_list("title", "title") == [
+        ("COBOL", "COBOL"),
+        ("Notes", "Notes"),
+        ("Sketch", "Sketch"),
+    ]
+
+
+async def test_update_refuses_what_is_not_a_column_of_the_row(shelf: Author) -> None:
+    with pytest.raises(IntegrityError, match="is PK and can not be updated"):
+        await Book.filter(title="Notes").update(id=99)
+    with pytest.raises(FieldError, match="is virtual and can not be updated"):
+        await Book.filter(title="Notes").update(tags=[])
+    with pytest.raises(FieldError, match="Unknown keyword argument colour"):
+        await Book.filter(title="Notes").update(colour="red")
+    assert await Book.filter(title="Notes").count() == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError, OperationalError
+from yara_orm.exceptions import FieldError, IntegrityError, OperationalError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
@@ -623,7 +623,7 @@ class Statements:
         compiler.base_alias = table
         assignments = []
         for name, value in values.items():
-            field = meta.column_field(name)
+            field = self._updatable(name)
             if isinstance(field, ForeignKeyField) and name == field.name:
                 field.check_target(value)
                 if value is not None:
@@ -644,6 +644,23 @@ class Statements:
         if condition:
             sql += f" WHERE {condition}"
         return sql, compiler.params
+
+    def _updatable(self, name: str) -> Field[Any]:
+        """The column `update(name=...)` sets; the pk and relations kept elsewhere are not."""
+        meta = self.model._meta
+        model = self.model.__name__
+        if name in meta.fields and not meta.fields[name].has_column:
+            raise FieldError(f"Field {name} is virtual and can not be updated ({model})")
+        try:
+            field: Field[Any] = meta.column_field(name)
+        except FieldError:
+            raise FieldError(
+                f"Unknown keyword argument {name} for model {model}; "
+                f"valid fields: {', '.join(sorted(meta.fields))}"
+            ) from None
+        if field is meta.pk:
+            raise IntegrityError(f"Field {name} is PK and can not be updated ({model})")
+        return field
 
     def delete(self) -> tuple[str, list[Any]]:
         table = self.dialect.quote(self.model._meta.table)

@@ -170,6 +170,11 @@ class QuerySet(Generic[M]):
             if not isinstance(source, str):
                 raise FieldError(f"values({key}=...) takes a field path, not {source!r}")
             pairs.append((key, source))
+        if mode == "dict":  # a dict keeps one value per key: a repeated key would lose one
+            keys = [key for key, _ in pairs]
+            repeated = sorted({key for key in keys if keys.count(key) > 1})
+            if repeated:
+                raise FieldError(f"Duplicate key {', '.join(repeated)} in values()")
         clone._values = tuple(pairs)
         clone._values_mode = mode
         return clone
@@ -215,8 +220,14 @@ class QuerySet(Generic[M]):
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, slice):
-            if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop or 0) < 0:
-                raise ParamsError("querysets support only non-negative slices without a step")
+            if key.step not in (None, 1):
+                raise ParamsError("Slice steps should be 1 or None.")
+            if (key.start or 0) < 0:
+                raise ParamsError("Slice start should be non-negative number or None.")
+            if key.stop is not None and (key.stop < 0 or key.stop < (key.start or 0)):
+                raise ParamsError(
+                    "Slice stop should be non-negative number greater that slice start, or None."
+                )
             start = key.start or 0
             clone = self.offset(start) if start else self._clone()
             if key.stop is not None:
@@ -337,6 +348,16 @@ class QuerySet(Generic[M]):
         rows = await self._fetch_rows(sql, params)
         return int(rows[0][0])
 
+    async def contains(self, obj: Model) -> bool:
+        """Whether `obj` is among this queryset's rows (one EXISTS query, by primary key)."""
+        if not isinstance(obj, self.model):
+            raise ParamsError(
+                f"contains() takes a {self.model.__name__}, not {type(obj).__name__}"
+            )
+        if obj.pk is None:
+            raise ParamsError("The given object does not have a primary key.")
+        return await self.filter(pk=obj.pk).exists()
+
     async def exists(self) -> bool:
         statement = self._statements().exists()
         if statement is None:
@@ -399,7 +420,10 @@ class ValuesListQuery(QuerySet[M]):
 def _row_count(what: str, count: Any) -> int:
     """A LIMIT or OFFSET: an int from 0 to 2**63 - 1 (what both backends can take)."""
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
-        raise ParamsError(f"{what}() takes a whole number from 0 to 2**63 - 1, not {count!r}")
+        raise ParamsError(
+            f"{what.capitalize()} should be non-negative number: {what}() takes a whole number "
+            f"from 0 to 2**63 - 1, not {count!r}"
+        )
     return count
 
 
