@@ -61,6 +61,13 @@ async def test_single_result_querysets_chain(shelf: Author) -> None:
         await Book.get(title="Missing").values("title")
 
 
+async def test_latest_and_earliest_need_an_ordering(shelf: Author) -> None:
+    with pytest.raises(FieldError, match="latest\\(\\) needs field names"):
+        Book.all().latest()
+    assert (await Book.all().order_by("price").latest()).title == "COBOL"
+    assert (await Author.all().earliest()).name == "Ada"  # Author.Meta.ordering
+
+
 async def test_model_class_shortcuts(shelf: Author) -> None:
     assert (await Book.first()).title in {"Notes", "Sketch", "COBOL"}
     assert (await Book.earliest("price")).title == "Sketch"

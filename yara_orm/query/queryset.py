@@ -332,11 +332,19 @@ class QuerySet(Generic[M]):
         return cast("QuerySetSingle[M | None]", single)
 
     def latest(self, *names: str) -> QuerySetSingle[M | None]:
-        """The last row by `names` (default: the model's ordering)."""
-        return self.order_by(*names).last() if names else self.last()
+        """The last row by `names` (default: the queryset's or the model's ordering)."""
+        return self.order_by(*names).last() if names else self._ordered("latest").last()
 
     def earliest(self, *names: str) -> QuerySetSingle[M | None]:
-        return self.order_by(*names).first() if names else self.first()
+        return self.order_by(*names).first() if names else self._ordered("earliest").first()
+
+    def _ordered(self, what: str) -> Self:
+        if not self._ordering():
+            raise FieldError(
+                f"{what}() needs field names when neither the queryset nor "
+                f"{self.model.__name__}.Meta.ordering orders the rows"
+            )
+        return self
 
     async def in_bulk(self, id_list: Iterable[Any], field_name: str = "pk") -> dict[Any, M]:
         """The rows whose `field_name` is among `id_list`, by that value."""
@@ -351,9 +359,7 @@ class QuerySet(Generic[M]):
     async def contains(self, obj: Model) -> bool:
         """Whether `obj` is among this queryset's rows (one EXISTS query, by primary key)."""
         if not isinstance(obj, self.model):
-            raise ParamsError(
-                f"contains() takes a {self.model.__name__}, not {type(obj).__name__}"
-            )
+            raise ParamsError(f"contains() takes a {self.model.__name__}, not {type(obj).__name__}")
         if obj.pk is None:
             raise ParamsError("The given object does not have a primary key.")
         return await self.filter(pk=obj.pk).exists()
