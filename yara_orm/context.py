@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from yara_orm import timezone as time_settings
 from yara_orm.connection import Connections, DatabaseClient, connections
 from yara_orm.orm import YaraOrm, create_database_if_missing, drop_database
+from yara_orm.router import router
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -70,6 +71,10 @@ class YaraContext:
     async def close_connections(self) -> None:
         await YaraOrm.close()
         self._inited = False
+
+    @property
+    def routers(self) -> list[Any]:
+        return list(router._routers)
 
     @property
     def use_tz(self) -> bool:
@@ -141,6 +146,7 @@ async def yara_test_context(
         "apps": {app_label: {"models": list(modules), "default_connection": label}},
         "use_tz": use_tz,
         "timezone": timezone,
+        "routers": list(routers or []),
     }
     ctx = YaraContext()
     async with ctx:

@@ -18,6 +18,7 @@ from yara_orm.connection import DatabaseClient, connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import ConfigurationError
 from yara_orm.models.registry import registry
+from yara_orm.router import router
 from yara_orm.schema import schema_sql, table_names
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class YaraOrm:
         connections_config: Mapping[str, str] | None = None,
         use_tz: bool | None = None,
         timezone: str | None = None,
+        routers: list[Any] | None = None,
         _create_db: bool = False,
         **engine_options: Any,
     ) -> None:
@@ -135,7 +137,8 @@ class YaraOrm:
         YAML with PyYAML), or `db_url=` with `modules={label: [modules]}`. Also `models=`
         (classes, modules or module names; default: every model defined so far) and
         `connections_config=` (further aliases to URLs). `_create_db=True` creates a missing
-        PostgreSQL database first.
+        PostgreSQL database first. `routers=` (or the config's "routers"): objects or classes
+        with `db_for_read(model)` / `db_for_write(model)` naming the connection to use.
         """
         if isinstance(db_url, Mapping):  # Tortoise.init's first parameter is the config
             db_url, config = None, db_url
@@ -144,6 +147,9 @@ class YaraOrm:
             orm_config.use_tz = use_tz
         if timezone is not None:
             orm_config.timezone = timezone
+        if routers is not None:
+            orm_config.routers = list(routers)
+        router.configure(orm_config.routers)
         # Each init sets both, as Tortoise's does: aware datetimes in UTC unless told otherwise.
         time_settings.configure(
             True if orm_config.use_tz is None else orm_config.use_tz,
@@ -249,6 +255,7 @@ class YaraOrm:
         await connections.close_all()
         if not connections.names():
             cls.models = []
+            router.reset()
 
 
 #: Tortoise's name for the ORM's lifecycle class: `from yara_orm import Tortoise` lets code

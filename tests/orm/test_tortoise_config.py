@@ -186,3 +186,44 @@ async def test_credentials_shape_the_session(pg_url: str) -> None:
     config["connections"]["default"]["credentials"]["sslrootcert"] = "x.pem"
     with pytest.raises(ConfigurationError, match="unknown PostgreSQL credentials sslrootcert"):
         await YaraOrm.init(config=config)
+
+
+class ReadsFromReplica:
+    """Reads of Author go to "replica"; everything else stays on the model's connection."""
+
+    def db_for_read(self, model: type) -> str | None:
+        return "replica" if model.__name__ == "Author" else None
+
+    def db_for_write(self, model: type) -> str | None:
+        return None
+
+
+async def test_routers_send_reads_and_writes_where_they_say(url: str) -> None:
+    from tests.orm.models import Author
+    from yara_orm.dialects.sqlite import SqliteDialect
+    from yara_orm.schema import schema_sql
+
+    config = {
+        "connections": {"default": url, "replica": "sqlite://:memory:"},
+        "apps": {"models": {"models": [MODELS]}},
+        "routers": [ReadsFromReplica],
+    }
+    await YaraOrm.init(config=config)
+    try:
+        await YaraOrm.generate_schemas()
+        replica = connections.get("replica")
+        for statement in schema_sql(YaraOrm.models, SqliteDialect(), safe=True):
+            await replica.execute_script(statement)
+        await replica.execute("INSERT INTO author (name) VALUES ('on the replica')")
+        written = await Author.create(name="on the primary")  # a write: the model's connection
+        assert [a.name for a in await Author.all()] == ["on the replica"]  # a read: replica
+        primary = connections.get("default")
+        assert [a.name for a in await Author.all().using_db(primary)] == ["on the primary"]
+        assert await Author.filter(pk=written.pk).update(name="renamed") == 1  # a write
+        assert await Author.all().using_db(primary).values_list("name", flat=True) == ["renamed"]
+    finally:
+        await YaraOrm.close()
+    with pytest.raises(ConfigurationError, match="neither db_for_read nor db_for_write"):
+        await YaraOrm.init(config={**config, "routers": [object]})
+    with pytest.raises(ConfigurationError, match="could not be imported"):
+        await YaraOrm.init(config={**config, "routers": ["nowhere.Router"]})

@@ -35,6 +35,7 @@ from yara_orm.manager import Manager
 from yara_orm.models.meta import MetaInfo, attname
 from yara_orm.models.registry import registry
 from yara_orm.query.expressions import Expression
+from yara_orm.router import router
 
 if TYPE_CHECKING:
     from yara_orm.query.queryset import QuerySet, QuerySetSingle
@@ -396,7 +397,7 @@ class Model(metaclass=ModelMeta):
         found = await cls.filter(**kwargs).using_db(using_db).get_or_none() if using_db else None
         if found is not None:
             return found, False
-        async with in_transaction(cls._meta.connection) as outer:
+        async with in_transaction(router.connection_for(cls, write=True)) as outer:
             client = using_db or outer
             found = await cls.filter(**kwargs).using_db(client).get_or_none()
             if found is not None:
@@ -421,7 +422,7 @@ class Model(metaclass=ModelMeta):
         from yara_orm.transactions import in_transaction
 
         for attempt in range(3):
-            async with in_transaction(cls._meta.connection) as client:
+            async with in_transaction(router.connection_for(cls, write=True)) as client:
                 db = using_db or client
                 found = await cls.filter(**kwargs).using_db(db).select_for_update().get_or_none()
                 if found is not None:

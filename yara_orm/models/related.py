@@ -21,6 +21,7 @@ from yara_orm.fields.relations import (
 )
 from yara_orm.query.expressions import Q
 from yara_orm.query.queryset import QuerySet
+from yara_orm.router import router
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -228,7 +229,8 @@ class ManyToManyManager(_ToManyManager, ManyToManyRelation[Any]):
         return pks
 
     def _sql(self, using_db: Any = None) -> tuple[Any, str, str, str]:
-        client = using_db or connections.get(type(self.instance)._meta.connection)
+        model = type(self.instance)
+        client = using_db or connections.get(router.connection_for(model, write=True))
         quote = client.dialect.quote
         through = quote(self.forward.through or "")
         return client, through, quote(self.own_key or ""), quote(self.other_key or "")

@@ -14,6 +14,7 @@ from yara_orm.query import hydration
 from yara_orm.query.compiler import Statements
 from yara_orm.query.expressions import Expression, F, Q
 from yara_orm.query.union import UnionQuery
+from yara_orm.router import router
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -88,7 +89,14 @@ class QuerySet(Generic[M]):
 
     @property
     def client(self) -> DatabaseClient:
-        return self._client or connections.get(self.model._meta.connection)
+        """The client reads go to: `using_db`'s, a router's choice, or the model's."""
+        if self._client is not None:
+            return self._client
+        return connections.get(router.connection_for(self.model, write=self._lock is not None))
+
+    @property
+    def _write_client(self) -> DatabaseClient:
+        return self._client or connections.get(router.connection_for(self.model, write=True))
 
     def using_db(self, client: DatabaseClient | None) -> Self:
         """Run on `client` (a transaction's, say) instead of the current connection."""
@@ -374,10 +382,12 @@ class QuerySet(Generic[M]):
 
     async def update(self, **values: Any) -> int:
         """Set columns on every matching row, in one statement; returns the rows changed."""
-        return await self.client.execute(*self._statements().update(values))
+        writing = self.using_db(self._write_client)  # compiled for the client it runs on
+        return await writing.client.execute(*writing._statements().update(values))
 
     async def delete(self) -> int:
-        return await self.client.execute(*self._statements().delete())
+        writing = self.using_db(self._write_client)
+        return await writing.client.execute(*writing._statements().delete())
 
 
 Q_ = TypeVar("Q_", bound=QuerySet[Any])

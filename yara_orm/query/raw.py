@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from yara_orm.connection import connections, new_batch
 from yara_orm.exceptions import FieldError
+from yara_orm.router import router
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -24,7 +25,7 @@ class RawQuery(Generic[M]):
         self.using_db = using_db
 
     async def _fetch(self) -> list[M]:
-        client = self.using_db or connections.get(self.model._meta.connection)
+        client = self.using_db or connections.get(router.connection_for(self.model, write=False))
         names, rows = await client.fetch_with_columns(self.sql)
         meta = self.model._meta
         by_column = {f.column: f for f in meta.columns}

@@ -11,6 +11,7 @@ from yara_orm.exceptions import OperationalError, ParamsError, ValidationError
 from yara_orm.models.meta import attname
 from yara_orm.query.compiler import Compiler
 from yara_orm.query.expressions import Expression
+from yara_orm.router import router
 from yara_orm.transactions import in_transaction
 
 if TYPE_CHECKING:
@@ -21,7 +22,9 @@ MAX_PARAMS_PER_STATEMENT = 30_000
 
 
 def _client(model: type[Model], using_db: Any = None) -> Any:
-    return using_db if using_db is not None else connections.get(model._meta.connection)
+    if using_db is not None:
+        return using_db
+    return connections.get(router.connection_for(model, write=True))
 
 
 @contextlib.asynccontextmanager
@@ -42,7 +45,7 @@ async def _all_or_nothing(
         async with savepoint(using_db):
             yield client
         return
-    async with in_transaction(model._meta.connection) as client:
+    async with in_transaction(router.connection_for(model, write=True)) as client:
         yield client
 
 
