@@ -15,6 +15,7 @@ from yara_orm.fields.relations import (
     ManyToManyField,
     OneToOneField,
 )
+from yara_orm.models.docstrings import field_docstring
 
 if TYPE_CHECKING:
     from yara_orm.models.base import Model
@@ -60,7 +61,7 @@ def describe_field(field: Field[Any], serializable: bool = True) -> dict[str, An
         "indexed": field.index or field.unique,
         "default": _default(field.default, serializable),
         "description": field.description,
-        "docstring": field.docstring,
+        "docstring": field_docstring(field),
         "constraints": field.constraints,
     }
     if field.has_column:

@@ -33,6 +33,8 @@ class Team(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=50, unique=True, description="The team's name")
+    #: Lower is better;
+    #: 0 until the first match.
     rank = fields.IntField(default=0)
     motto = fields.TextField(null=True)
 

@@ -138,6 +138,9 @@ async def test_describe_in_tortoise_shape(orm: str) -> None:
     assert set(data) == {"name", "rank", "motto"}
     assert data["name"]["unique"] and data["name"]["description"] == "The team's name"
     assert data["motto"]["nullable"] and data["rank"]["default"] == 0
+    # A field's docstring: the `#:` comment lines above it.
+    assert data["rank"]["docstring"] == "Lower is better;\n0 until the first match."
+    assert data["motto"]["docstring"] is None
     assert [f["name"] for f in described["backward_fk_fields"]] == ["players"]
     (team_fk,) = Player.describe()["fk_fields"]
     assert (team_fk["name"], team_fk["raw_field"], team_fk["python_type"]) == (

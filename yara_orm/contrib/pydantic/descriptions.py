@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import enum
 import inspect
-import re
 import sys
 import typing
 import uuid
@@ -46,6 +45,7 @@ from yara_orm.fields.scalars import (
     TimeField,
     UUIDField,
 )
+from yara_orm.models.docstrings import field_comments
 from yara_orm.models.registry import registry
 
 if TYPE_CHECKING:
@@ -246,45 +246,6 @@ def html_lines(text: str) -> str:
 
 def model_doc(model: type[Any]) -> str:
     return html_lines(inspect.cleandoc(model.__doc__ or ""))
-
-
-_COMMENT = re.compile(r"^\s*#:\s?(.*?)\s*$")
-_TARGET = re.compile(r"^\s*(\w+)\s*[:=]")
-_comments: dict[type[Any], dict[str, str]] = {}
-
-
-def field_comments(model: type[Model]) -> dict[str, str]:
-    """Field docstrings written as `#:` comment lines right above the field, in the model's
-    class body or in a base it inherits fields from; `{model}` names the model."""
-    cached = _comments.get(model)
-    if cached is None:
-        cached = {}
-        for klass in reversed(model.__mro__):
-            if klass is object or klass.__module__.startswith("yara_orm."):
-                continue
-            for name, text in _own_comments(klass).items():
-                cached[name] = text.replace("{model}", model.__name__)
-        _comments[model] = cached
-    return cached
-
-
-def _own_comments(klass: type[Any]) -> dict[str, str]:
-    try:
-        lines, _ = inspect.getsourcelines(klass)
-    except (OSError, TypeError):  # defined in a REPL, or source not shipped
-        return {}
-    found: dict[str, str] = {}
-    pending: list[str] = []
-    for line in lines[1:]:
-        comment = _COMMENT.match(line)
-        if comment:
-            pending.append(comment.group(1))
-            continue
-        target = _TARGET.match(line)
-        if target and pending:
-            found[target.group(1)] = "\n".join(pending)
-        pending = []
-    return found
 
 
 # Annotations ---------------------------------------------------------------------------
