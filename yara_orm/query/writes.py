@@ -181,8 +181,18 @@ async def bulk_create(
     table = dialect.quote(meta.table)
     pk = meta.pk
     keys: dict[int, Any] = {}
-    async with _all_or_nothing(model, len(batches), using_db) as client:
+    returning = f" RETURNING {dialect.quote(pk.column)}"
+    statements = sum(len(chunk) if not columns else 1 for columns, chunk in batches)
+    async with _all_or_nothing(model, statements, using_db) as client:
         for columns, chunk in batches:
+            if not columns:  # every column left to its default: no VALUES list to write
+                for index in chunk:
+                    sql = f"INSERT INTO {table} DEFAULT VALUES{conflict}"
+                    if ignore_conflicts:
+                        await client.execute(sql, [])
+                    else:
+                        ((keys[index],),) = await client.fetch(sql + returning, [])
+                continue
             params: list[Any] = []
             tuples = []
             for index in chunk:
@@ -196,7 +206,7 @@ async def bulk_create(
             if ignore_conflicts:
                 await client.execute(sql, params)  # skipped rows return nothing to match
                 continue
-            returned = await client.fetch(sql + f" RETURNING {dialect.quote(pk.column)}", params)
+            returned = await client.fetch(sql + returning, params)
             # Both backends return RETURNING rows in VALUES order (updated ones included).
             for index, (key,) in zip(chunk, returned, strict=True):
                 keys[index] = key

@@ -105,6 +105,13 @@ class Defaulted(Model):
     answer = fields.IntField(db_default=SqlDefault("(40 + 2)"))
 
 
+class AllDefaults(Model):
+    """Every column left to the database: an INSERT names none of them."""
+
+    count = fields.IntField(db_default=7)
+    flag = fields.BooleanField(db_default=True)
+
+
 class Colour(enum.StrEnum):
     RED = "red"
     GREEN = "green"

@@ -342,3 +342,15 @@ async def test_time_fields_stamp_themselves(orm: str) -> None:
     with pytest.raises(ConfigurationError, match="only 'auto_now' or 'auto_now_add'"):
         fields.TimeField(auto_now=True, auto_now_add=True)
     assert fields.DatetimeField(auto_now_add=True).describe()["auto_now_add"] is True
+
+
+async def test_bulk_create_of_rows_that_leave_every_column_to_the_database(orm: str) -> None:
+    from tests.orm.surface.models import AllDefaults
+
+    made = await AllDefaults.bulk_create([AllDefaults() for _ in range(3)])
+    assert len({obj.pk for obj in made}) == 3 and None not in {obj.pk for obj in made}
+    rows = await AllDefaults.all().order_by("id").values_list("count", "flag")
+    assert rows == [(7, True)] * 3
+    mixed = await AllDefaults.bulk_create([AllDefaults(), AllDefaults(count=1)])
+    assert [o.pk is not None for o in mixed] == [True, True]
+    assert sorted(await AllDefaults.all().values_list("count", flat=True)) == [1, 7, 7, 7, 7]
