@@ -227,3 +227,15 @@ async def test_an_object_of_the_wrong_model_for_a_relation(library: dict[str, ob
         Book(title="x", author=notes)
     for raised in (in_filter, in_init):
         assert isinstance(raised.value, TypeError) and isinstance(raised.value, ValidationError)
+
+
+async def test_linking_an_unsaved_object_is_refused_before_any_sql(
+    library: dict[str, object],
+) -> None:
+    notes = await Book.get(title="Notes")
+    unsaved = Tag(id=999, name="never saved")  # a pk, but no row
+    with pytest.raises(OperationalError, match=r"You should first call \.save\(\)"):
+        await notes.tags.add(unsaved)
+    with pytest.raises(OperationalError, match=r"You should first call \.save\(\)"):
+        await unsaved.books.add(notes)
+    assert await notes.tags.count() == 2

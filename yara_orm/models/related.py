@@ -211,7 +211,9 @@ class ManyToManyManager(_ToManyManager, ManyToManyRelation[Any]):
         target = self.field.related_model
         pks = []
         for obj in (self.instance, *objects):
-            if isinstance(obj, target | type(self.instance)) and obj.pk is None:
+            # A pk alone (a UUID default) does not mean the row exists.
+            unsaved = obj.pk is None or not obj._saved_in_db
+            if isinstance(obj, target | type(self.instance)) and unsaved:
                 raise OperationalError(
                     f"You should first call .save() on {obj!r} before linking it "
                     f"({type(self.instance).__name__}.{self.name})"
