@@ -7,7 +7,7 @@ the URLs the application asked for are never connected to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -127,6 +127,7 @@ class YaraOrm:
         use_tz: bool | None = None,
         timezone: str | None = None,
         routers: list[Any] | None = None,
+        table_name_generator: Callable[[type[Model]], str] | None = None,
         _create_db: bool = False,
         **engine_options: Any,
     ) -> None:
@@ -139,6 +140,7 @@ class YaraOrm:
         `connections_config=` (further aliases to URLs). `_create_db=True` creates a missing
         PostgreSQL database first. `routers=` (or the config's "routers"): objects or classes
         with `db_for_read(model)` / `db_for_write(model)` naming the connection to use.
+        `table_name_generator(model)` names the tables of models without `Meta.table`.
         """
         if isinstance(db_url, Mapping):  # Tortoise.init's first parameter is the config
             db_url, config = None, db_url
@@ -155,7 +157,7 @@ class YaraOrm:
             True if orm_config.use_tz is None else orm_config.use_tz,
             orm_config.timezone or "UTC",
         )
-        chosen = cls.activate(orm_config)
+        chosen = cls.activate(orm_config, table_name_generator)
         await connections.reset()
         engines = None if _redirect is None else await _redirect.bind(orm_config, chosen)
         if engines is not None:
@@ -170,10 +172,18 @@ class YaraOrm:
                 connections.register(name, await connect(url, **options))
 
     @classmethod
-    def activate(cls, config: OrmConfig) -> list[type[Model]]:
-        """Select `config`'s models, tell each its app and connection, resolve their
-        relations; no connection is opened."""
+    def activate(
+        cls,
+        config: OrmConfig,
+        table_name_generator: Callable[[type[Model]], str] | None = None,
+    ) -> list[type[Model]]:
+        """Select `config`'s models, name their tables, tell each its app and connection,
+        resolve their relations; no connection is opened."""
         chosen = select_models(config)
+        for model in chosen:  # every init decides afresh: the ORM's state is process-wide
+            if model._meta.explicit_table is None:
+                named = table_name_generator(model) if table_name_generator else None
+                model._meta.table = named or model.__name__.lower()
         missing = {m._meta.connection for m in chosen} - set(config.connections)
         if missing:
             raise ConfigurationError(

@@ -227,3 +227,34 @@ async def test_routers_send_reads_and_writes_where_they_say(url: str) -> None:
         await YaraOrm.init(config={**config, "routers": [object]})
     with pytest.raises(ConfigurationError, match="could not be imported"):
         await YaraOrm.init(config={**config, "routers": ["nowhere.Router"]})
+
+
+def test_testing_urls_get_a_unique_name_however_the_braces_are_written() -> None:
+    for template in ("sqlite:///tmp/t-{}.db", r"sqlite:///tmp/t-\{\}.db"):
+        path = expand_db_url(template, testing=True)["credentials"]["file_path"]
+        assert path.startswith("/tmp/t-") and "{" not in path and "\\" not in path
+    database = expand_db_url(r"postgres://u@h/test_\{\}", testing=True)["credentials"]["database"]
+    assert database.startswith("test_") and len(database) > len("test_") + 8
+
+
+async def test_table_name_generator_names_tables_without_meta_table(url: str) -> None:
+    from tests.orm.models import Author, Book
+
+    await YaraOrm.init(
+        url, models=[MODELS], table_name_generator=lambda model: f"app_{model.__name__.lower()}"
+    )
+    try:
+        assert Author._meta.table == "app_author"
+        await YaraOrm.generate_schemas()
+        ada = await Author.create(name="Ada")
+        await Book.create(title="Notes", author=ada)
+        assert await Book.filter(author__name="Ada").count() == 1
+        rows = await connections.get().execute_query_dict('SELECT count(*) AS n FROM "app_book"')
+        assert rows[0]["n"] == 1
+    finally:
+        await YaraOrm.close()
+    await YaraOrm.init("sqlite://:memory:", models=[MODELS])
+    try:
+        assert Author._meta.table == "author"  # the next init without one: the default again
+    finally:
+        await YaraOrm.close()

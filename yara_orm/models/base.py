@@ -110,6 +110,7 @@ class ModelMeta(type):
                     break
         info.manager_template = manager
         info.manager = (manager or Manager()).bind(cls)  # type: ignore[arg-type]
+        info.explicit_table = _meta_option(meta, "table", None)
         cls._meta = info  # type: ignore[attr-defined]
         # Managers declared as class attributes (`all_objects = Manager()`) serve this model.
         for attribute in dir(cls):

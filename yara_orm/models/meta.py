@@ -32,6 +32,8 @@ class MetaInfo:
     ) -> None:
         self.model = model
         self.table = table
+        # Meta.table when given; a `table_name_generator=` of `init` names the others.
+        self.explicit_table: str | None = None
         self.abstract = abstract
         self.ordering = ordering
         self.unique_together = unique_together

@@ -42,6 +42,11 @@ def _query(text: str) -> dict[str, Any]:
     return params
 
 
+def _unique(name: str) -> str:
+    """`{}` in `name` (also written `\\{\\}`, as Tortoise's docs do) as a random hex string."""
+    return name.replace("\\{", "{").replace("\\}", "}").replace("{}", uuid.uuid4().hex)
+
+
 def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
     """`db_url` as a connection dict. With `testing=True`, a `{}` in the database name (or
     SQLite file name) becomes a random one, so each test run gets a database of its own."""
@@ -51,7 +56,7 @@ def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
         if not path:
             raise ConfigurationError("No path specified for DB_URL")
         if testing:
-            path = path.format(uuid.uuid4().hex)
+            path = _unique(path)
         # The engine's settings for a SQLite file (Tortoise's defaults too).
         settings = {"journal_mode": "WAL", "journal_size_limit": 16384}
         return {
@@ -68,7 +73,7 @@ def expand_db_url(db_url: str, testing: bool = False) -> dict[str, Any]:
     parts = urlsplit(db_url)
     database = unquote(parts.path[1:]) or None
     if testing and database:
-        database = database.format(uuid.uuid4().hex)
+        database = _unique(database)
     parameters = _query(parts.query)
     try:
         port = parts.port or int(parameters.pop("port", 5432))
