@@ -81,14 +81,30 @@ async def test_values_with_aliases_annotations_and_grouping(shelf: Author) -> No
     assert rows == [{"title": "Notes", "writer": "Ada"}]
     annotated = await Author.filter(name="Ada").annotate(n=Count("books")).values()
     assert annotated[0]["n"] == 2 and annotated[0]["name"] == "Ada"
-    # A field beside an aggregate groups by that field.
+    # Rows grouped by a value: group_by(). Without it, a value beside an aggregate keeps
+    # one row per model row (as Tortoise and Django), so two authors named alike stay two.
     totals = await (
-        Book.annotate(total=Sum("price")).order_by("author__name").values("author__name", "total")
+        Book.annotate(total=Sum("price"))
+        .group_by("author__name")
+        .order_by("author__name")
+        .values("author__name", "total")
     )
     assert totals == [
         {"author__name": "Ada", "total": Decimal("15.50")},
         {"author__name": "Grace", "total": Decimal("30.00")},
     ]
+    twin = await Author.create(name="Ada")
+    await Book.create(title="Twin", author=twin, price=Decimal("1.00"))
+    per_author = await Author.annotate(n=Count("books")).order_by("n", "name").values("name", "n")
+    assert per_author == [
+        {"name": "Ada", "n": 1},
+        {"name": "Grace", "n": 1},
+        {"name": "Ada", "n": 2},
+    ]
+    # Only aggregates: the aggregate of the whole queryset, Meta.ordering notwithstanding.
+    assert await Author.annotate(n=Count("books")).values("n") == [{"n": 4}]
+    (everything,) = await Book.annotate(total=Sum("price")).values("total")
+    assert everything == {"total": Decimal("46.50")}
 
 
 async def test_sql_with_inline_parameters(shelf: Author, orm: str) -> None:

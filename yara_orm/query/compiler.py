@@ -474,7 +474,10 @@ class Statements:
         return columns, SelectPlan(fields=[], related=[], values=pairs)
 
     def value_grouping(self, compiler: Compiler, columns: list[str]) -> str:
-        """GROUP BY for values() beside an aggregate: every value that is not an aggregate."""
+        """GROUP BY for values() beside an aggregate, as Tortoise and Django do it: one row per
+        model row (its pk, with every other value, so PostgreSQL accepts them), or none at
+        all when only aggregates are selected (the aggregate of the whole queryset). Rows
+        grouped by a value instead are asked for with group_by()."""
         annotations = self.query._annotations
         terms = []
         for (key, source), column in zip(self.query._values or (), columns, strict=True):
@@ -482,7 +485,10 @@ class Statements:
                 terms.append(column)
             elif not annotations[source].is_aggregate:
                 terms.append(compiler.quote(key))
-        return ", ".join(terms)
+        if not terms:
+            return ""
+        pk = compiler.column(compiler.base_alias, self.model._meta.pk)
+        return ", ".join(dict.fromkeys([pk, *terms]))
 
     def _related_chain(
         self, compiler: Compiler, path: str

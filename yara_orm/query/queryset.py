@@ -250,6 +250,10 @@ class QuerySet(Generic[M]):
     def _ordering(self) -> tuple[str, ...]:
         if self._order is not None:
             return self._order
+        if any(e.is_aggregate for e in self._annotations.values()):
+            # Meta.ordering is not applied to an aggregate (as Tortoise): its columns are not
+            # grouped, and PostgreSQL refuses to order by them.
+            return ()
         return self.model._meta.ordering
 
     def _statements(self) -> Statements:

@@ -246,6 +246,7 @@ async def test_whole_table_aggregates(league: None) -> None:
     per_team = (
         await Player.annotate(total=Sum("goals"))
         .filter(team_id__isnull=False)
+        .group_by("team_id")
         .values("team_id", "total")
     )
     assert sorted((r["team_id"], r["total"]) for r in per_team) == sorted(
