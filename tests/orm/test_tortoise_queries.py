@@ -289,3 +289,11 @@ async def test_update_refuses_what_is_not_a_column_of_the_row(shelf: Author) -> 
     with pytest.raises(FieldError, match="Unknown keyword argument colour"):
         await Book.filter(title="Notes").update(colour="red")
     assert await Book.filter(title="Notes").count() == 1
+
+
+async def test_arithmetic_into_a_decimal_field_keeps_its_scale(shelf: Author) -> None:
+    await Book.filter(title="Sketch").update(price=F("price") / 7)
+    assert (await Book.get(title="Sketch")).price == Decimal("0.79")
+    assert await Book.filter(price=Decimal("0.79")).count() == 1
+    await Book.filter(title="Notes").update(price=F("price") + 1)
+    assert str((await Book.get(title="Notes")).price) == "11.00"

@@ -212,6 +212,11 @@ class Dialect:
         """`left <operator> right`; integer overflow and division by zero must raise."""
         return f"({left} {operator} {right})"
 
+    def decimal_result(self, expression: str, field: Field[Any]) -> str:
+        """A computed value stored into a decimal column: at the column's scale (PostgreSQL's
+        numeric column rounds it itself)."""
+        return expression
+
     def comparable(self, column: str, field: Field[Any]) -> str:
         """The column as comparisons, ordering and arithmetic should see it."""
         return column

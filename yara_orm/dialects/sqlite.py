@@ -120,6 +120,15 @@ class SqliteDialect(Dialect):
     def arithmetic(self, operator: str, left: str, right: str) -> str:
         return f"{self.ARITHMETIC[operator]}({left}, {right})"
 
+    def decimal_result(self, expression: str, field: Field[Any]) -> str:
+        # Decimals are text here: arithmetic on them is a float, written back rounded to the
+        # field's places as PostgreSQL's numeric(p, s) would ("0.64", not "0.642857...").
+        places = int(field.type_arguments().get("decimal_places", 0))
+        return (
+            f"CASE WHEN ({expression}) IS NULL THEN NULL "
+            f"ELSE printf('%.{places}f', ROUND({expression}, {places})) END"
+        )
+
     def comparable(self, column: str, field: Field[Any]) -> str:
         # Decimals are stored as exact text; compare and compute on their numeric value.
         return f"CAST({column} AS REAL)" if field.db_kind == "decimal" else column

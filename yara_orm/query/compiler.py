@@ -640,7 +640,10 @@ class Statements:
                     value = field.key_of(value)
             target = compiler.quote(field.column)
             if isinstance(value, Expression):
-                assignments.append(f"{target} = {value.compile(compiler)}")
+                computed = value.compile(compiler)
+                if field.db_kind == "decimal":
+                    computed = self.dialect.decimal_result(computed, field)
+                assignments.append(f"{target} = {computed}")
             else:
                 if value is not None or not field.null:
                     value = field.validate(value)
