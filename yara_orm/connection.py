@@ -331,3 +331,13 @@ connections = Connections()
 
 #: Tortoise's name for the class of `connections`.
 ConnectionHandler = Connections
+
+
+def get_connection(connection_name: str = "default") -> DatabaseClient:
+    """The client for `connection_name` (Tortoise 1.x's `tortoise.connection.get_connection`)."""
+    return connections.get(connection_name)
+
+
+def get_connections() -> Connections:
+    """The ORM's connections (Tortoise 1.x's `tortoise.connection.get_connections`)."""
+    return connections

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from yara_orm import timezone
 from yara_testing import isolation
 from yara_testing.nplusone import assert_no_nplusone
 from yara_testing.recorder import QueryLog, assert_num_queries, recorder
@@ -130,6 +131,9 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
         )
     log = QueryLog()
     portal = yara_session.portal
+    # The time zone settings are process-wide: an application initialised inside the test
+    # may change them; the next test starts from the same ones as this one.
+    time_settings = (timezone.get_use_tz(), timezone.get_timezone())
     yara_session.bind_orm()
     if not transaction:
         yara_session.isolated = yara_session.engines_for(access)
@@ -153,6 +157,7 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
                 yara_session.isolated = []
         finally:
             state.access = None
+            timezone.configure(*time_settings)
 
 
 @pytest.fixture

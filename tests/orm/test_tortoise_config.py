@@ -258,3 +258,29 @@ async def test_table_name_generator_names_tables_without_meta_table(url: str) ->
         assert Author._meta.table == "author"  # the next init without one: the default again
     finally:
         await YaraOrm.close()
+
+
+async def test_register_yara_keeps_inits_time_zone_defaults(url: str) -> None:
+    from yara_orm import timezone
+    from yara_orm.contrib.fastapi import RegisterYara
+
+    timezone.configure(use_tz=False, timezone="Europe/Paris")  # as an earlier init may leave it
+    async with RegisterYara(db_url=url, modules={"models": [MODELS]}):
+        assert timezone.get_use_tz() is True and timezone.get_timezone() == "UTC"
+    async with RegisterYara(db_url=url, modules={"models": [MODELS]}, use_tz=False):
+        assert timezone.get_use_tz() is False
+    timezone.configure(use_tz=True, timezone="UTC")
+
+
+async def test_tortoise_1x_import_spellings(url: str) -> None:
+    from yara_orm.connection import get_connection, get_connections
+    from yara_orm.contrib.test import tortoise_test_context
+
+    # On PostgreSQL a "{}" in the database name: a fresh database, dropped on exit.
+    template = url if url.startswith("sqlite") else url.rpartition("/")[0] + "/test_{}"
+    async with tortoise_test_context([MODELS], db_url=template):
+        assert get_connection("default") is connections.get("default")
+        assert get_connections() is connections
+        from tests.orm.models import Author
+
+        assert await Author.create(name="Ada") is not None

@@ -390,3 +390,29 @@ def test_a_fastapi_app_with_its_lifespan(
         [f"*N+1: Book.author was loaded lazily for 3 of 3 Book instances*shop.py:{endpoint_line}*"]
     )
     assert not app_db.exists()
+
+
+def test_time_zone_settings_an_app_changes_end_with_its_test(app: Runner) -> None:
+    result = app(
+        "-v",
+        test_tz="""
+        import datetime as dt
+
+        from yara_orm import YaraOrm, timezone
+        from app_models import Author
+
+
+        async def test_an_app_that_wants_naive_datetimes(yara_db):
+            await YaraOrm.init("sqlite://:memory:", modules={"models": ["app_models"]},
+                               use_tz=False, timezone="Europe/Paris")
+            assert timezone.get_use_tz() is False
+            await YaraOrm.close()
+
+
+        async def test_the_next_test_starts_from_the_session_settings(yara_db):
+            assert timezone.get_use_tz() is True
+            assert timezone.get_timezone() == "UTC"
+            assert timezone.now().tzinfo is not None
+        """,
+    )
+    result.assert_outcomes(passed=2)

@@ -51,7 +51,8 @@ def install_exception_handlers(app: Any) -> None:
 class RegisterYara(contextlib.AbstractAsyncContextManager["RegisterYara"]):
     """Initialise the ORM on entry and close its connections on exit: an async context
     manager for a lifespan (also awaitable, to initialise only). Takes `YaraOrm.init`'s ways
-    of configuring: `config`, `config_file`, or `db_url` with `modules`."""
+    of configuring: `config`, `config_file`, or `db_url` with `modules`; `use_tz` and
+    `timezone` default to `YaraOrm.init`'s (aware datetimes in UTC)."""
 
     def __init__(
         self,
@@ -62,8 +63,8 @@ class RegisterYara(contextlib.AbstractAsyncContextManager["RegisterYara"]):
         modules: Mapping[str, Iterable[str | ModuleType]] | None = None,
         generate_schemas: bool = False,
         add_exception_handlers: bool = False,
-        use_tz: bool = False,
-        timezone: str = "UTC",
+        use_tz: bool | None = None,
+        timezone: str | None = None,
         _create_db: bool = False,
     ) -> None:
         self.app = app

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from unittest import SkipTest, expectedFailure, skip, skipIf, skipUnless
 
 from yara_orm.connection import connections
+from yara_orm.context import tortoise_test_context, yara_test_context
 from yara_orm.exceptions import ConfigurationError
 
 T = TypeVar("T")
@@ -24,7 +25,9 @@ __all__ = [
     "skip",
     "skipIf",
     "skipUnless",
+    "tortoise_test_context",
     "truncate_all_models",
+    "yara_test_context",
 ]
 
 
