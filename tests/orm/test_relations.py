@@ -239,3 +239,16 @@ async def test_linking_an_unsaved_object_is_refused_before_any_sql(
     with pytest.raises(OperationalError, match=r"You should first call \.save\(\)"):
         await unsaved.books.add(notes)
     assert await notes.tags.count() == 2
+
+
+async def test_prefetch_lookups_do_not_depend_on_their_order(library: dict[str, object]) -> None:
+    pricey = Prefetch("books", queryset=Book.filter(title__in=["Notes", "COBOL"]), to_attr="pricey")
+    for lookups in ((pricey, "books__tags"), ("books__tags", pricey)):
+        (ada,) = await Author.filter(name="Ada").prefetch_related(*lookups)
+        assert sorted(b.title for b in ada.books) == ["Notes", "Sketch"]
+        assert [b.title for b in ada.pricey] == ["Notes"]
+        notes = next(b for b in ada.books if b.title == "Notes")
+        assert sorted(t.name for t in notes.tags) == ["classic", "modern"]
+    # A deeper path may start with a to_attr: it extends that load.
+    (ada,) = await Author.filter(name="Ada").prefetch_related(pricey, "pricey__tags")
+    assert sorted(t.name for t in ada.pricey[0].tags) == ["classic", "modern"]

@@ -42,15 +42,22 @@ class _Node:
 
 
 def _tree(lookups: Iterable[str | Prefetch]) -> dict[tuple[str, str | None], _Node]:
-    """Lookups grouped by their first relation; a Prefetch with its own `to_attr` is a load
-    of its own (two Prefetch of one relation into two attributes are two loads)."""
+    """Lookups grouped by the load they extend. A Prefetch with its own `to_attr` is a load of
+    its own (two Prefetch of one relation into two attributes are two loads); a deeper path
+    ("books__tags") extends the plain load of its first relation, or the Prefetch whose
+    `to_attr` it starts with ("pricey__tags"), whatever order they are given in."""
+    lookups = list(lookups)
+    attrs = {
+        lookup.to_attr: lookup.relation.rpartition("__")[2]
+        for lookup in lookups
+        if isinstance(lookup, Prefetch) and lookup.to_attr and "__" not in lookup.relation
+    }
     tree: dict[tuple[str, str | None], _Node] = {}
-    latest: dict[str, tuple[str, str | None]] = {}
     for lookup in lookups:
         path = lookup.relation if isinstance(lookup, Prefetch) else lookup
         first, _, rest = path.partition("__")
         if rest:
-            key = latest.get(first, (first, None))
+            key = (attrs[first], first) if first in attrs else (first, None)
             node = tree.setdefault(key, _Node())
             if isinstance(lookup, Prefetch):
                 node.children.append(Prefetch(rest, lookup.queryset, lookup.to_attr))
@@ -58,11 +65,9 @@ def _tree(lookups: Iterable[str | Prefetch]) -> dict[tuple[str, str | None], _No
                 node.children.append(rest)
         else:
             to_attr = lookup.to_attr if isinstance(lookup, Prefetch) else None
-            key = (first, to_attr)
-            node = tree.setdefault(key, _Node())
+            node = tree.setdefault((first, to_attr), _Node())
             if isinstance(lookup, Prefetch):
                 node.prefetch = lookup
-        latest[first] = key
     return tree
 
 
