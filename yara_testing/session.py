@@ -61,7 +61,10 @@ class Settings:
             value = config.getoption(name)
             return value if value is not None else config.getini(ini)
 
-        backend = str(option("yara_db", "yara_db") or "sqlite")
+        # A server URL given for this run (option or ini) means PostgreSQL unless --yara-db
+        # says otherwise; YARA_TEST_DB_URL only says where PostgreSQL is when it is chosen.
+        asked_url = option("yara_db_url", "yara_db_url")
+        backend = str(option("yara_db", "yara_db") or ("postgres" if asked_url else "sqlite"))
         if backend not in BACKENDS:
             raise pytest.UsageError(
                 f"yara: unknown database {backend!r} for --yara-db; valid: {', '.join(BACKENDS)}"
@@ -72,7 +75,7 @@ class Settings:
                 f"yara: unknown mode {nplusone!r} for --yara-nplusone; "
                 f"valid: {', '.join(NPLUSONE_MODES)}"
             )
-        url = option("yara_db_url", "yara_db_url") or os.environ.get("YARA_TEST_DB_URL") or None
+        url = asked_url or os.environ.get("YARA_TEST_DB_URL") or None
         if url is not None and not str(url).startswith(("postgres://", "postgresql://")):
             raise pytest.UsageError(
                 f"yara: --yara-db-url must be a postgres:// URL of a server, not {url!r}"

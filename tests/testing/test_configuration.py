@@ -262,3 +262,23 @@ def test_databases_left_by_a_crashed_run_are_dropped(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"*(dropped {leftover}, left by an earlier run)*"])
     assert not asyncio.run(_exists(url, leftover))
+
+
+@pytest.mark.postgres
+def test_a_server_url_alone_selects_postgresql(pytester: pytest.Pytester) -> None:
+    url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    pytester.makepyfile(
+        app_models=APP_MODELS,
+        test_x="""
+        from yara_orm import connections
+
+        async def test_x(yara_db):
+            assert connections.get().dialect.name == "postgres"
+        """,
+    )
+    pytester.makeini(
+        f"[pytest]\nyara_models = app_models\nyara_db_name = url_only_{os.getpid()}\n"
+        "asyncio_mode = auto\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--yara-db-url={url}")
+    result.assert_outcomes(passed=1)
