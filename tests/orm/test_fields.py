@@ -125,3 +125,10 @@ def test_schema_statements_use_each_dialect(orm: str) -> None:
     assert 'UNIQUE ("title", "author_id")' in statements
     assert 'CREATE TABLE IF NOT EXISTS "book_tag"' in statements
     assert '"note_text"' in statements
+
+
+async def test_time_fields_take_iso_text(orm: str) -> None:
+    event = await Event.create(kind=Kind.OPEN, at="10:30:15")
+    assert (await Event.get(pk=event.pk)).at == dt.time(10, 30, 15)
+    with pytest.raises(ValidationError, match=r"Event\.at"):
+        await Event.create(kind=Kind.OPEN, at="half past ten")

@@ -273,13 +273,13 @@ class TimeField(Field[Any]):
     def constraints(self) -> dict[str, Any]:
         return {"readOnly": True} if self.auto_now or self.auto_now_add else {}
 
+    def coerce(self, value: Any) -> Any:
+        return _parse_iso(self, value, dt.time.fromisoformat)
+
 
 def _time_now() -> dt.time:
     now = timezone.now()
     return now.timetz() if now.tzinfo is not None else now.time()
-
-    def coerce(self, value: Any) -> Any:
-        return _parse_iso(self, value, dt.time.fromisoformat)
 
 
 class TimeDeltaField(Field[Any]):
