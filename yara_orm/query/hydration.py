@@ -26,7 +26,7 @@ def shape_values(
     each value converted as its field reads it."""
     converters = []
     probe = Compiler(query.model, query.client.dialect)
-    by_annotation = annotation_converters(query)
+    by_annotation = annotation_converters(query) if query._annotations else {}
     for index, (_, source) in enumerate(pairs):
         if source in query._annotations:
             if source in by_annotation:
