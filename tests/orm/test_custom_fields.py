@@ -6,24 +6,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import reset_public_schema
+from tests.orm.conftest import initialised
 from tests.orm.custom_field_models import Colour, Paint
-from yara_orm import YaraOrm, connections
+from yara_orm import connections
 
 
 @pytest.fixture
-async def paints(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        url = "sqlite://:memory:"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-        await reset_public_schema(url)
-    await YaraOrm.init(url, models=["tests.orm.custom_field_models"])
-    await YaraOrm.generate_schemas()
-    try:
+async def paints(backend: str, db_url: str) -> AsyncIterator[str]:
+    async with initialised(db_url, "tests.orm.custom_field_models"):
         yield backend
-    finally:
-        await YaraOrm.close()
 
 
 async def test_custom_field_converts_both_ways(paints: str) -> None:

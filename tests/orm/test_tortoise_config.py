@@ -92,18 +92,9 @@ def test_typed_config_checks_and_round_trips() -> None:
         ConnectionConfig.from_dict({"credentials": "not a dict"})
 
 
-@pytest.fixture
-async def url(backend: str, request: pytest.FixtureRequest) -> str:
-    if backend == "sqlite":
-        return "sqlite://:memory:"
-    pg_url = str(request.getfixturevalue("pg_url"))
-    await reset_public_schema(pg_url)
-    return pg_url
-
-
-async def test_init_with_a_typed_or_positional_config(url: str, backend: str) -> None:
+async def test_init_with_a_typed_or_positional_config(db_url: str, backend: str) -> None:
     typed = TortoiseConfig(
-        connections={"default": DBUrlConfig(url)}, apps={"models": AppConfig(models=[MODELS])}
+        connections={"default": DBUrlConfig(db_url)}, apps={"models": AppConfig(models=[MODELS])}
     )
     await YaraOrm.init(config=typed)
     try:
@@ -119,7 +110,9 @@ async def test_init_with_a_typed_or_positional_config(url: str, backend: str) ->
     finally:
         await YaraOrm.close()
     assert not YaraOrm._inited
-    await YaraOrm.init({"connections": {"default": url}, "apps": {"models": {"models": [MODELS]}}})
+    await YaraOrm.init(
+        {"connections": {"default": db_url}, "apps": {"models": {"models": [MODELS]}}}
+    )
     try:
         sql = get_schema_sql(connections.get(), safe=False)
         assert 'CREATE TABLE "author"' in sql and 'CREATE TABLE "book"' in sql
@@ -198,13 +191,13 @@ class ReadsFromReplica:
         return None
 
 
-async def test_routers_send_reads_and_writes_where_they_say(url: str) -> None:
+async def test_routers_send_reads_and_writes_where_they_say(db_url: str) -> None:
     from tests.orm.models import Author
     from yara_orm.dialects.sqlite import SqliteDialect
     from yara_orm.schema import schema_sql
 
     config = {
-        "connections": {"default": url, "replica": "sqlite://:memory:"},
+        "connections": {"default": db_url, "replica": "sqlite://:memory:"},
         "apps": {"models": {"models": [MODELS]}},
         "routers": [ReadsFromReplica],
     }
@@ -237,11 +230,11 @@ def test_testing_urls_get_a_unique_name_however_the_braces_are_written() -> None
     assert database.startswith("test_") and len(database) > len("test_") + 8
 
 
-async def test_table_name_generator_names_tables_without_meta_table(url: str) -> None:
+async def test_table_name_generator_names_tables_without_meta_table(db_url: str) -> None:
     from tests.orm.models import Author, Book
 
     await YaraOrm.init(
-        url, models=[MODELS], table_name_generator=lambda model: f"app_{model.__name__.lower()}"
+        db_url, models=[MODELS], table_name_generator=lambda model: f"app_{model.__name__.lower()}"
     )
     try:
         assert Author._meta.table == "app_author"
@@ -260,24 +253,24 @@ async def test_table_name_generator_names_tables_without_meta_table(url: str) ->
         await YaraOrm.close()
 
 
-async def test_register_yara_keeps_inits_time_zone_defaults(url: str) -> None:
+async def test_register_yara_keeps_inits_time_zone_defaults(db_url: str) -> None:
     from yara_orm import timezone
     from yara_orm.contrib.fastapi import RegisterYara
 
     timezone.configure(use_tz=False, timezone="Europe/Paris")  # as an earlier init may leave it
-    async with RegisterYara(db_url=url, modules={"models": [MODELS]}):
+    async with RegisterYara(db_url=db_url, modules={"models": [MODELS]}):
         assert timezone.get_use_tz() is True and timezone.get_timezone() == "UTC"
-    async with RegisterYara(db_url=url, modules={"models": [MODELS]}, use_tz=False):
+    async with RegisterYara(db_url=db_url, modules={"models": [MODELS]}, use_tz=False):
         assert timezone.get_use_tz() is False
     timezone.configure(use_tz=True, timezone="UTC")
 
 
-async def test_tortoise_1x_import_spellings(url: str) -> None:
+async def test_tortoise_1x_import_spellings(db_url: str) -> None:
     from yara_orm.connection import get_connection, get_connections
     from yara_orm.contrib.test import tortoise_test_context
 
     # On PostgreSQL a "{}" in the database name: a fresh database, dropped on exit.
-    template = url if url.startswith("sqlite") else url.rpartition("/")[0] + "/test_{}"
+    template = db_url if db_url.startswith("sqlite") else db_url.rpartition("/")[0] + "/test_{}"
     async with tortoise_test_context([MODELS], db_url=template):
         assert get_connection("default") is connections.get("default")
         assert get_connections() is connections

@@ -1,5 +1,5 @@
 """Fixtures for the Tortoise-surface tests: this package's models initialised on a clean
-database, for each backend (the pattern of `tests/orm/conftest.py`)."""
+database, for each backend (`db_url` and `initialised()` of `tests/orm/conftest.py`)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.conftest import reset_public_schema
-from yara_orm import YaraOrm, signals
+from tests.orm.conftest import initialised
+from yara_orm import signals
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 MODELS = "tests.orm.surface.models"
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-async def orm(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        url = "sqlite://:memory:"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-        await reset_public_schema(url)
-    await YaraOrm.init(url, models=[MODELS])
-    await YaraOrm.generate_schemas()
-    try:
+async def orm(backend: str, db_url: str) -> AsyncIterator[str]:
+    async with initialised(db_url, MODELS):
         yield backend
-    finally:
-        await YaraOrm.close()
-
-
-@pytest.fixture
-async def db_url(backend: str, request: pytest.FixtureRequest) -> str:
-    """An empty database of the backend, for tests that initialise the ORM themselves."""
-    if backend == "sqlite":
-        return "sqlite://:memory:"
-    url = str(request.getfixturevalue("pg_url"))
-    await reset_public_schema(url)
-    return url
 
 
 @pytest.fixture
