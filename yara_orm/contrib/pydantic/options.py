@@ -46,17 +46,17 @@ class PydanticMeta:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """The options one generated model is built with."""
+    """The options one generated model is built with (defaults: `PydanticMeta`'s)."""
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ("Meta",)
-    computed: tuple[str, ...] = ()
-    backward_relations: bool = True
-    max_recursion: int = 3
-    allow_cycles: bool = False
-    exclude_raw_fields: bool = True
-    sort_alphabetically: bool = False
-    model_config: ConfigDict | None = None
+    include: tuple[str, ...] = PydanticMeta.include
+    exclude: tuple[str, ...] = PydanticMeta.exclude
+    computed: tuple[str, ...] = PydanticMeta.computed
+    backward_relations: bool = PydanticMeta.backward_relations
+    max_recursion: int = PydanticMeta.max_recursion
+    allow_cycles: bool = PydanticMeta.allow_cycles
+    exclude_raw_fields: bool = PydanticMeta.exclude_raw_fields
+    sort_alphabetically: bool = PydanticMeta.sort_alphabetically
+    model_config: ConfigDict | None = PydanticMeta.model_config
 
     @classmethod
     def of(cls, model: type, meta_override: type | None = None) -> Options:
