@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError, IntegrityError, OperationalError
+from yara_orm.exceptions import FieldError, IntegrityError, OperationalError, ParamsError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
@@ -680,3 +680,13 @@ class Statements:
         if condition:
             sql += f" WHERE {condition}"
         return sql, compiler.params
+
+
+def row_count(what: str, count: Any) -> int:
+    """A LIMIT or OFFSET: an int from 0 to 2**63 - 1 (what both backends can take)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
+        raise ParamsError(
+            f"{what.capitalize()} should be non-negative number: {what}() takes a whole number "
+            f"from 0 to 2**63 - 1, not {count!r}"
+        )
+    return count

@@ -11,7 +11,7 @@ from yara_orm.connection import DatabaseClient, LoadContext, connections, curren
 from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned, ParamsError
 from yara_orm.models.meta import attname
 from yara_orm.query import hydration
-from yara_orm.query.compiler import Statements
+from yara_orm.query.compiler import Statements, row_count
 from yara_orm.query.expressions import Expression, F, Q
 from yara_orm.query.union import UnionQuery
 from yara_orm.router import router
@@ -126,12 +126,12 @@ class QuerySet(Generic[M]):
 
     def limit(self, count: int) -> Self:
         clone = self._clone()
-        clone._limit = _row_count("limit", count)
+        clone._limit = row_count("limit", count)
         return clone
 
     def offset(self, count: int) -> Self:
         clone = self._clone()
-        clone._offset = _row_count("offset", count)
+        clone._offset = row_count("offset", count)
         return clone
 
     def distinct(self) -> Self:
@@ -435,16 +435,6 @@ class ValuesListQuery(QuerySet[M]):
 
     def get_or_none(self, *args: Q, **kwargs: Any) -> QuerySetSingle[Any]:
         return cast("QuerySetSingle[Any]", super().get_or_none(*args, **kwargs))
-
-
-def _row_count(what: str, count: Any) -> int:
-    """A LIMIT or OFFSET: an int from 0 to 2**63 - 1 (what both backends can take)."""
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**63:
-        raise ParamsError(
-            f"{what.capitalize()} should be non-negative number: {what}() takes a whole number "
-            f"from 0 to 2**63 - 1, not {count!r}"
-        )
-    return count
 
 
 __all__ = ["F", "Q", "QuerySet", "QuerySetSingle", "ValuesListQuery", "ValuesQuery"]

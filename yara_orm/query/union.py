@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from yara_orm.exceptions import ParamsError
 from yara_orm.query import hydration
-from yara_orm.query.compiler import SelectPlan, Statements
+from yara_orm.query.compiler import SelectPlan, Statements, row_count
 
 if TYPE_CHECKING:
     from yara_orm.connection import DatabaseClient
@@ -49,12 +49,12 @@ class UnionQuery:
 
     def limit(self, count: int) -> UnionQuery:
         clone = self._clone()
-        clone._limit = _count("Limit", count)
+        clone._limit = row_count("limit", count)
         return clone
 
     def offset(self, count: int) -> UnionQuery:
         clone = self._clone()
-        clone._offset = _count("Offset", count)
+        clone._offset = row_count("offset", count)
         return clone
 
     # Compiling --------------------------------------------------------------------------
@@ -167,9 +167,3 @@ def _check_part(part: QuerySet[Any]) -> None:
         raise ParamsError("Union queries select fields of the model itself (no relation__field)")
     if part._limit is not None or part._offset or part._single:
         raise ParamsError("Union parts cannot be limited: limit the union instead")
-
-
-def _count(what: str, count: Any) -> int:
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ParamsError(f"{what} should be non-negative number, not {count!r}")
-    return count
