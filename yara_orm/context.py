@@ -34,10 +34,7 @@ class YaraContext:
 
     @property
     def apps(self) -> dict[str, dict[str, type[Model]]]:
-        apps: dict[str, dict[str, type[Model]]] = {}
-        for model in YaraOrm.models:
-            apps.setdefault(model._meta.app, {})[model.__name__] = model
-        return apps
+        return YaraOrm.apps  # type: ignore[no-any-return]
 
     @property
     def inited(self) -> bool:
