@@ -287,14 +287,14 @@ class Connections:
     def default_name(self) -> str:
         """The connection meant when none is named: "default", or the only one there is
         (Tortoise's rule); with several and none called "default", naming one is required."""
-        if "default" in self._clients or len(self._clients) != 1:
-            if "default" not in self._clients and self._clients:
-                raise ParamsError(
-                    "several connections are configured and none is named 'default': pass "
-                    f"connection_name= (one of: {', '.join(sorted(self._clients))})"
-                )
-            return "default"
-        return next(iter(self._clients))
+        if "default" in self._clients or not self._clients:
+            return "default"  # with none, the lookup that follows says the ORM is not set up
+        if len(self._clients) == 1:
+            return next(iter(self._clients))
+        raise ParamsError(
+            "several connections are configured and none is named 'default': pass "
+            f"connection_name= (one of: {', '.join(sorted(self._clients))})"
+        )
 
     def engine(self, name: str = "default") -> Engine:
         self.base(name)
