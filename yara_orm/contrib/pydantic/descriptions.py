@@ -45,7 +45,7 @@ from yara_orm.fields.scalars import (
     TimeField,
     UUIDField,
 )
-from yara_orm.models.docstrings import field_comments
+from yara_orm.models.docstrings import field_docstring
 from yara_orm.models.registry import registry
 
 if TYPE_CHECKING:
@@ -220,22 +220,17 @@ def description(model: type[Model], entry: Entry) -> str | None:
     """What the schema says of a field: its docstring (`#:` comments above it) or its
     `description=`. A key column and a reverse side take their relation's description."""
     if entry.key_of is not None:
-        return _short(model, entry.key_of)
+        return _short(entry.key_of)
     field = entry.field
     if isinstance(field, ReverseSide):
-        forward: Field[Any] = field.forward
-        return _short(forward.model, forward)
-    return _docstring(model, field) or field.description
+        return _short(field.forward)
+    return field_docstring(field) or field.description
 
 
-def _docstring(model: type[Model], field: Field[Any]) -> str | None:
-    return field.docstring or field_comments(model).get(field.name)
-
-
-def _short(model: type[Model], field: Field[Any]) -> str | None:
+def _short(field: Field[Any]) -> str | None:
     if field.description:
         return field.description
-    docstring = _docstring(model, field)
+    docstring = field_docstring(field)
     return docstring.split("\n")[0] if docstring else None
 
 
