@@ -26,7 +26,7 @@ def shape_values(
     each value converted as its field reads it."""
     converters = []
     probe = Compiler(query.model, query.client.dialect)
-    by_annotation = annotation_converters(query) if query._annotations else {}
+    by_annotation = annotation_converters(query, probe) if query._annotations else {}
     for index, (_, source) in enumerate(pairs):
         if source in query._annotations:
             if source in by_annotation:
@@ -105,10 +105,12 @@ def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Mod
     return instance
 
 
-def annotation_converters(query: QuerySet[Any]) -> dict[str, Callable[[Any], Any]]:
+def annotation_converters(
+    query: QuerySet[Any], probe: Compiler | None = None
+) -> dict[str, Callable[[Any], Any]]:
     """Aggregates over a field read as that field reads: Min/Max as its values, Sum/Avg of a
     decimal field as Decimal (SQLite computes them in floating point over decimal text)."""
-    probe = Compiler(query.model, query.client.dialect)
+    probe = probe or Compiler(query.model, query.client.dialect)
     converters: dict[str, Callable[[Any], Any]] = {}
     for name, expression in query._annotations.items():
         if not isinstance(expression, Aggregate) or isinstance(expression, Count):

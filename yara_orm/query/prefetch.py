@@ -122,8 +122,10 @@ async def _prefetch_one(
             instance.__dict__[store] = by_key.get(instance.__dict__[field.attname])
         return found
 
-    owner_key = attname(field.forward.target_field) if isinstance(field, BackwardRelation) else None
-    keys = list({i.__dict__.get(owner_key) if owner_key else i.pk for i in instances} - {None})
+    # What the related rows point at: the owner's pk, or the forward key's to_field.
+    forward_key = field.forward.target_field if isinstance(field, BackwardRelation) else None
+    owner_attr = attname(forward_key) if forward_key is not None else model._meta.pk_attr
+    keys = list({i.__dict__.get(owner_attr) for i in instances} - {None})
     if not keys:
         return []
     if isinstance(field, BackwardRelation):
@@ -158,7 +160,7 @@ async def _prefetch_one(
         raise FieldError(f"cannot prefetch {model.__name__}.{name}")
     single = isinstance(field, BackwardOneToOne)
     for instance in instances:
-        related = groups.get(instance.__dict__.get(owner_key) if owner_key else instance.pk, [])
+        related = groups.get(instance.__dict__.get(owner_attr), [])
         instance.__dict__[store] = (related[0] if related else None) if single else related
     return found
 
