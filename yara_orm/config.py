@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,17 +49,20 @@ class OrmConfig:
 
 
 def redact_url(url: str) -> str:
-    """`url` with its password replaced by `***`, for messages and reports."""
+    """`url` with its password (user info or `password=` query parameter) replaced by `***`,
+    for messages and reports."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    shown = f"{quote(user, safe='')}:***@{netloc[-1]}"
-    return urlunsplit((parts.scheme, shown, parts.path, parts.query, parts.fragment))
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        netloc = f"{quote(user, safe='')}:***@{netloc.rsplit('@', 1)[-1]}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing to hide; urlunsplit would also drop `sqlite:///`'s empty host
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _postgres_url(credentials: Mapping[str, Any]) -> str:

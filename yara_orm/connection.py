@@ -21,13 +21,20 @@ from yara_orm.dialects.base import Capabilities, SchemaGenerator
 from yara_orm.exceptions import ConfigurationError, ParamsError
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class QueryBatch:
-    """The instances one multi-row query produced: they share this object as `_batch`."""
+    """The instances one multi-row query produced: they share this object as `_batch`.
+
+    Instances loaded lazily, one per instance of a batch through the same relation, share a
+    derived batch whose `root` is the first batch and `path` the relations from it
+    (`"issue__project"`), so the N+1 detector can name the whole path to load at once."""
 
     id: int
     model: str
     size: int
+    root: QueryBatch | None = None
+    path: str = ""
+    derived: dict[str, QueryBatch] = field(default_factory=dict, repr=False)
 
 
 _batch_ids = itertools.count(1)
@@ -35,6 +42,16 @@ _batch_ids = itertools.count(1)
 
 def new_batch(model: str, size: int) -> QueryBatch:
     return QueryBatch(next(_batch_ids), model, size)
+
+
+def derived_batch(parent: QueryBatch, relation: str, model: str) -> QueryBatch:
+    """The batch shared by every instance loaded lazily through `relation` from `parent`."""
+    found = parent.derived.get(relation)
+    if found is None:
+        path = f"{parent.path}__{relation}" if parent.path else relation
+        found = QueryBatch(next(_batch_ids), model, parent.size, parent.root or parent, path)
+        parent.derived[relation] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,21 @@ def add_guard(guard: Guard) -> None:
 def remove_guard(guard: Guard) -> None:
     with contextlib.suppress(ValueError):
         _guards.remove(guard)
+
+
+# Consulted when the ORM is used before any connection exists: the test toolkit answers
+# "database access not allowed" there rather than "not initialised".
+UnboundGuard = Callable[[str], None]
+_unbound_guards: list[UnboundGuard] = []
+
+
+def add_unbound_guard(guard: UnboundGuard) -> None:
+    _unbound_guards.append(guard)
+
+
+def remove_unbound_guard(guard: UnboundGuard) -> None:
+    with contextlib.suppress(ValueError):
+        _unbound_guards.remove(guard)
 
 
 def add_listener(listener: Listener) -> None:
@@ -137,8 +169,9 @@ class DatabaseClient:
         """Rows as tuples."""
         if not _listeners:
             return await self.runner.fetch_rows(sql, params)
+        event = self._event(sql, params)  # guards first: a refused statement never starts
         call = self.runner.fetch_rows(sql, params, with_stats=True)
-        rows: list[tuple[Any, ...]] = await self._observed(self._event(sql, params), call, True)
+        rows: list[tuple[Any, ...]] = await self._observed(event, call, True)
         return rows
 
     async def fetch_with_columns(
@@ -147,9 +180,10 @@ class DatabaseClient:
         """`(column names, rows)`."""
         if not _listeners:
             return await self.runner.fetch_rows(sql, params, with_columns=True)
+        event = self._event(sql, params)
         call = self.runner.fetch_rows(sql, params, with_columns=True, with_stats=True)
         result: tuple[tuple[str, ...], list[tuple[Any, ...]]] = await self._observed(
-            self._event(sql, params), call, True
+            event, call, True
         )
         return result
 
@@ -157,23 +191,26 @@ class DatabaseClient:
         """The number of rows affected."""
         if not _listeners:
             return await self.runner.execute(sql, params)
+        event = self._event(sql, params)
         call = self.runner.execute(sql, params, with_stats=True)
-        count: int = await self._observed(self._event(sql, params), call, True)
+        count: int = await self._observed(event, call, True)
         return count
 
     async def execute_many(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> int:
         if not _listeners:
             return await self.runner.execute_many(sql, params_seq)
+        event = self._event(sql, params_seq)
         call = self.runner.execute_many(sql, params_seq, with_stats=True)
-        count: int = await self._observed(self._event(sql, params_seq), call, True)
+        count: int = await self._observed(event, call, True)
         return count
 
     async def execute_script(self, sql: str) -> None:
         if not _listeners:
             await self.runner.execute_script(sql)
             return
+        event = self._event(sql, None)
         call = self.runner.execute_script(sql, with_stats=True)
-        await self._observed(self._event(sql, None), call, True)
+        await self._observed(event, call, True)
 
     async def control(self, sql: str, operation: Awaitable[T]) -> T:
         """Await a transaction-control operation of the engine, telling listeners about it as
@@ -277,6 +314,8 @@ class Connections:
             return self._clients[name]
         except KeyError:
             if not self._clients:
+                for guard in _unbound_guards:
+                    guard(name)
                 raise ConfigurationError(
                     "yara-orm is not initialised: call `await YaraOrm.init(url)` first"
                 ) from None

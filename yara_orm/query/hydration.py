@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.connection import new_batch
+from yara_orm.connection import QueryBatch, derived_batch, new_batch
 from yara_orm.exceptions import FieldError
 from yara_orm.fields.relations import cache_key
 from yara_orm.models.meta import attname
@@ -55,7 +55,11 @@ def shape_values(
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
     """Model instances from rows; instances of one multi-row query share a batch."""
     model: type[Model] = query.model
-    batch = new_batch(model.__name__, len(rows)) if len(rows) > 1 else None
+    context = query._load_context
+    if context is not None and context.kind == "lazy" and context.batch is not None:
+        batch: QueryBatch | None = derived_batch(context.batch, context.relation, model.__name__)
+    else:
+        batch = new_batch(model.__name__, len(rows)) if len(rows) > 1 else None
     fields = plan.fields
     width = len(fields)
     annotations = list(query._annotations)
