@@ -27,6 +27,10 @@ def test_bookshop_suite_passes(backend: str) -> None:
     assert "yara query report" in result.stdout
     assert "N+1: Book.author was loaded lazily for 5 of 5 Book instances" in result.stdout
     assert f"yara: {backend} database" in result.stdout
+    # The ini's yara_report_html, relative to the bookshop wherever pytest was started from.
+    page = BOOKSHOP / "yara-report.html"
+    assert f"HTML report written to {page}" in result.stdout
+    assert "test_orders.py::" in page.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
