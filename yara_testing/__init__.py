@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yara_testing.isolation import LeakedTaskError
 from yara_testing.nplusone import NPlusOneError, assert_no_nplusone
 from yara_testing.recorder import (
     QueryCountError,
@@ -22,14 +23,19 @@ from yara_testing.recorder import (
 
 def __getattr__(name: str) -> Any:
     # The factory helpers need factory_boy and Faker (the `testing` extra): import on use.
-    if name in {"ModelFactory", "make", "register"}:
+    if name in {"ModelFactory", "make"}:
         from yara_testing import factories
 
         return getattr(factories, name)
+    if name == "register":
+        from yara_testing.factory_fixtures import register
+
+        return register
     raise AttributeError(f"module 'yara_testing' has no attribute {name!r}")
 
 
 __all__ = [
+    "LeakedTaskError",
     "ModelFactory",
     "NPlusOneError",
     "QueryCountError",

@@ -10,13 +10,22 @@ from typing import Any, TypeVar
 import pytest
 
 from yara_orm import timezone
+from yara_orm.config import redact_url
 from yara_testing import isolation
+from yara_testing.isolation import TEST_OF_TASK
 from yara_testing.nplusone import assert_no_nplusone
-from yara_testing.recorder import QueryLog, assert_num_queries, recorder
+from yara_testing.recorder import (
+    QueryLog,
+    assert_max_queries,
+    assert_num_queries,
+    recorder,
+)
 from yara_testing.session import (
     STATE,
     Access,
     DatabaseSession,
+    PluginState,
+    directory_seed,
 )
 
 T = TypeVar("T")
@@ -68,12 +77,13 @@ class YaraDB:
         """Create valid rows: required fields filled with fake data, required relations too."""
         return await self._session.make(model, _quantity, **overrides)
 
-    def run(self, function: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run an ORM coroutine from a synchronous test or fixture."""
-        return self._session.portal.run(function, *args)
+    def run(self, function: Callable[..., Awaitable[T]] | Awaitable[T], *args: Any) -> T:
+        """Run ORM code from a synchronous test or fixture: an async function and its
+        arguments, or an awaitable (`yara_db.run(Book.all().count())`)."""
+        return self._session.run(function, *args)
 
     def __repr__(self) -> str:
-        return f"<YaraDB {self.backend} {self.url}>"
+        return f"<YaraDB {self.backend} {redact_url(self.url)}>"
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +130,10 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     """The database for one test, rolled back at its end (see the README)."""
     state = request.config.stash[STATE]
     marker = request.node.get_closest_marker("yara_db")
-    transaction = bool(marker and marker.kwargs.get("transaction", False))
+    options = marker.kwargs if marker else {}
+    transaction = bool(options.get("transaction")) or (
+        "yara_transactional_db" in request.fixturenames
+    )
     access = _access_for(request.node)
     unknown = set(access.databases or ()) - set(yara_session.databases)
     if unknown:
@@ -135,11 +148,22 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     # may change them; the next test starts from the same ones as this one.
     time_settings = (timezone.get_use_tz(), timezone.get_timezone())
     yara_session.bind_orm()
-    if not transaction:
+    layer, layer_seed = directory_seed(request)
+    if transaction:
+        # Real commits: no isolation level may stay open under the test, so a directory's
+        # seed is committed too, and emptied with the rest afterwards.
+        yara_session.leave_seed_layer()
+        yara_session.apply_seed(layer_seed)
+    else:
+        yara_session.enter_seed_layer(layer, layer_seed)
         yara_session.isolated = yara_session.engines_for(access)
         patience = state.settings.deadlock_timeout
         portal.run(isolation.enter, yara_session.isolated, patience)
+    if options.get("reset_sequences"):
+        portal.run(isolation.reset_sequences, yara_session.databases.values())
     state.access = access
+    state.current_test = request.node.nodeid
+    TEST_OF_TASK.set(request.node.nodeid)
     rec = recorder()
     rec.test = request.node.nodeid
     request.node.stash[ACTIVE] = log
@@ -157,7 +181,65 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
                 yara_session.isolated = []
         finally:
             state.access = None
+            state.current_test = None
+            TEST_OF_TASK.set(None)
             timezone.configure(*time_settings)
+
+
+@pytest.fixture
+def yara_transactional_db(yara_db: YaraDB) -> YaraDB:
+    """`yara_db` with real commits (as `@pytest.mark.yara_db(transaction=True)`): the tables
+    are emptied, and the seed restored, after the test."""
+    return yara_db
+
+
+@pytest.fixture
+def yara_assert_num_queries() -> Callable[[int], contextlib.AbstractContextManager[QueryLog]]:
+    """`with yara_assert_num_queries(2):` fails unless the block runs exactly 2 queries."""
+    return assert_num_queries
+
+
+@pytest.fixture
+def yara_assert_max_num_queries() -> Callable[[int], contextlib.AbstractContextManager[QueryLog]]:
+    """`with yara_assert_max_num_queries(2):` fails if the block runs more than 2 queries."""
+    return assert_max_queries
+
+
+class DatabaseBlocker:
+    """`yara_db_blocker.unblock()`: database access outside a test's own database, for
+    module- or session-scoped fixtures (pytest-django's `django_db_blocker`). What such a
+    fixture writes is committed and seen by every later test: delete it in its teardown, or
+    prefer `yara_seed`, which the tests roll back to."""
+
+    def __init__(self, state: PluginState) -> None:
+        self._state = state
+
+    @contextlib.contextmanager
+    def unblock(self) -> Iterator[DatabaseSession]:
+        state = self._state
+        session = state.ensure_session()
+        session.bind_orm()
+        previous, state.access = state.access, state.access or Access()
+        try:
+            yield session
+        finally:
+            state.access = previous
+
+    @contextlib.contextmanager
+    def block(self) -> Iterator[None]:
+        """Refuse database access inside the block, even in a test that has it."""
+        previous, self._state.access = self._state.access, None
+        try:
+            yield
+        finally:
+            self._state.access = previous
+
+
+@pytest.fixture(scope="session")
+def yara_db_blocker(request: pytest.FixtureRequest) -> DatabaseBlocker:
+    """Allow database access in module- or session-scoped fixtures: `with
+    yara_db_blocker.unblock(): ...`."""
+    return DatabaseBlocker(request.config.stash[STATE])
 
 
 @pytest.fixture

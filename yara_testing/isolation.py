@@ -4,10 +4,22 @@ the table emptying that replaces it for tests that need real commits
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable
 
 from yara_orm import Engine
+from yara_orm.exceptions import YaraError
 from yara_testing.databases import TestDatabase
+
+# The test whose database a task's statements belong to: set while a test holds the database,
+# so every task it starts carries it, and a task that outlives its test is caught.
+TEST_OF_TASK: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "yara_test_of_task", default=None
+)
+
+
+class LeakedTaskError(YaraError):
+    """A task started by an earlier test ran a query after that test ended."""
 
 
 async def enter(engines: Iterable[Engine], patience: float) -> None:
@@ -27,3 +39,9 @@ async def empty_tables(databases: Iterable[TestDatabase]) -> None:
     """Delete every row of every model table (and join table) of each database."""
     for database in databases:
         await database.empty()
+
+
+async def reset_sequences(databases: Iterable[TestDatabase]) -> None:
+    """Generated keys continue from each table's highest key (see TestDatabase)."""
+    for database in databases:
+        await database.reset_sequences()

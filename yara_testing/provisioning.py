@@ -4,27 +4,29 @@
 - `postgres` with a URL: a fresh database `test_<name>[_gw<N>]` on that server, dropped at the
   end (kept with `--yara-reuse-db`).
 - `postgres` without a URL, in this order: a testcontainers container (when the package is
-  installed and a Docker engine answers), local PostgreSQL binaries in a temporary directory
-  (a Unix socket, durability off), or a clear error listing the three ways.
+  installed and a Docker engine answers), local PostgreSQL binaries (`local_cluster`: a
+  throwaway cluster, or the project's kept one with `--yara-reuse-db`), or a clear error
+  listing the three ways.
 """
 
 from __future__ import annotations
 
-import getpass
 import importlib
 import os
 import re
+import shlex
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import pytest
 
 from yara_orm import connect
+from yara_testing import local_cluster
 
 DEFAULT_IMAGE = "postgres:17-alpine"
 
@@ -87,15 +89,21 @@ async def create_database(admin_url: str, name: str, reuse: bool) -> bool:
     return False
 
 
+def template_name(base: str) -> str:
+    """The template the xdist workers' databases `base_gw<N>` are cloned from."""
+    return f"{base}_template"
+
+
 async def drop_leftovers(admin_url: str, base: str) -> list[str]:
-    """Drop `base` and its `base_gw<N>` siblings that nobody is connected to: databases a
-    crashed earlier run left behind. Returns their names."""
+    """Drop `base`, its `base_gw<N>` siblings and their template that nobody is connected to:
+    databases a crashed earlier run left behind. Returns their names."""
     engine = await connect(admin_url, max_size=1, connect_timeout=10)
     try:
         rows = await engine.fetch_rows(
-            "SELECT d.datname FROM pg_database d WHERE (d.datname = $1 OR d.datname LIKE $2) "
+            "SELECT d.datname FROM pg_database d "
+            "WHERE (d.datname = $1 OR d.datname = $3 OR d.datname LIKE $2) "
             "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
-            [base, base.replace("_", "\\_") + "\\_gw%"],
+            [base, base.replace("_", "\\_") + "\\_gw%", template_name(base)],
         )
     finally:
         await engine.close()
@@ -110,27 +118,121 @@ async def drop_database(admin_url: str, name: str) -> None:
     await _admin(admin_url, f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
 
 
+# Server options -----------------------------------------------------------------------------
+
+SETTING = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*=")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How a provisioned PostgreSQL server is run, and what every test database starts with."""
+
+    bin_dir: str | None = None  # --yara-pg-bin: these binaries, not testcontainers
+    port: int | None = None  # --yara-pg-port: also listen on 127.0.0.1:port
+    settings: tuple[str, ...] = ()  # yara_pg_options: name=value, the server's -c
+    setup_sql: str = ""  # yara_db_setup_sql: run before the schema is created
+    create: bool = False  # --yara-create-db: rebuild the kept database and cluster
+
+    @classmethod
+    def read(cls, config: pytest.Config) -> ServerOptions:
+        def given(name: str) -> Any:
+            value = config.getoption(name)
+            return value if value not in (None, []) else config.getini(name)
+
+        bin_dir = given("yara_pg_bin") or None
+        if bin_dir is not None:
+            path = Path(config.rootpath) / Path(str(bin_dir)).expanduser()
+            missing = local_cluster.missing_binaries(path)
+            if missing:
+                raise pytest.UsageError(
+                    f"yara: --yara-pg-bin (ini yara_pg_bin) must be the directory of the "
+                    f"PostgreSQL server binaries, with initdb and postgres; {str(bin_dir)!r} "
+                    f"has no {' or '.join(missing)} (`pg_config --bindir` prints it)"
+                )
+            bin_dir = str(path)
+        port_text = str(given("yara_pg_port") or "").strip()
+        port = None
+        if port_text:
+            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                raise pytest.UsageError(
+                    f"yara: --yara-pg-port (ini yara_pg_port) must be a port number from 1 "
+                    f"to 65535, not {port_text!r}"
+                )
+            port = int(port_text)
+        settings = tuple(str(s).strip() for s in given("yara_pg_options") if str(s).strip())
+        for setting in settings:
+            if not SETTING.match(setting):
+                raise pytest.UsageError(
+                    f"yara: --yara-pg-option (ini yara_pg_options) takes a server setting as "
+                    f"name=value (e.g. work_mem=64MB), not {setting!r}"
+                )
+        asked_sql = config.getoption("yara_db_setup_sql")
+        # On the command line each value is a statement; in the ini, lines of a script.
+        setup_sql = (
+            ";\n".join(asked_sql) if asked_sql else "\n".join(config.getini("yara_db_setup_sql"))
+        )
+        create = bool(config.getoption("yara_create_db") or config.getini("yara_create_db"))
+        return cls(bin_dir, port, settings, setup_sql.strip(), create)
+
+    def unused(self, backend: str, url: str | None) -> list[str]:
+        """Notes on the options this run does not use (set in the ini for other runs)."""
+        notes = []
+        if backend == "sqlite" and self.setup_sql:
+            notes.append("yara_db_setup_sql is for PostgreSQL: not run on SQLite")
+        server = [
+            name
+            for name, value in (
+                ("--yara-pg-bin", self.bin_dir),
+                ("--yara-pg-port", self.port),
+                ("yara_pg_options", self.settings),
+            )
+            if value
+        ]
+        if server and (backend == "sqlite" or url):
+            where = "on SQLite" if backend == "sqlite" else "with --yara-db-url"
+            notes.append(f"{', '.join(server)}: for a provisioned server, not used {where}")
+        return notes
+
+
 # Servers ------------------------------------------------------------------------------------
 
 
-def start_server(image: str, reuse: bool, notes: list[str]) -> Server:
-    """A PostgreSQL server without a URL: testcontainers, else local binaries, else an error."""
+def start_server(
+    image: str,
+    reuse: bool,
+    notes: list[str],
+    options: ServerOptions | None = None,
+    rootdir: str | None = None,
+) -> Server:
+    """A PostgreSQL server without a URL: testcontainers, else local binaries, else an error.
+    With --yara-pg-bin, those binaries only."""
+    options = options or ServerOptions()
     started = time.monotonic()
+    if options.bin_dir is None:
+        try:
+            admin_url, stop = _testcontainers(image, options)
+            return Server(admin_url, f"testcontainers ({image})", time.monotonic() - started, stop)
+        except _Unavailable as why:
+            notes.append(f"testcontainers: {why}")
     try:
-        admin_url, stop = _testcontainers(image)
-        return Server(admin_url, f"testcontainers ({image})", time.monotonic() - started, stop)
-    except _Unavailable as why:
-        notes.append(f"testcontainers: {why}")
-    try:
-        admin_url, stop = _local_binaries(reuse)
-        return Server(admin_url, "local PostgreSQL binaries", time.monotonic() - started, stop)
+        admin_url, stop = _local_binaries(reuse, options, rootdir, notes)
+        method = "local PostgreSQL binaries"
+        if reuse:
+            kept_in = parse_qs(urlsplit(admin_url).query)["host"][0]
+            method += f" (cluster kept in {kept_in})"
+        return Server(admin_url, method, time.monotonic() - started, stop)
     except _Unavailable as why:
         notes.append(f"local binaries: {why}")
+    except local_cluster.ClusterError as error:
+        raise ProvisioningError(
+            f"yara: could not run a local PostgreSQL cluster: {error}"
+        ) from None
     raise ProvisioningError(
         "yara: no PostgreSQL server for --yara-db=postgres. Get one in one of three ways:\n"
         "  1. pass --yara-db-url=postgres://user@host:port/postgres (or set YARA_TEST_DB_URL);\n"
         "  2. install testcontainers (`pip install yara-orm[testing]`) and run a Docker engine;\n"
-        "  3. install the PostgreSQL server binaries (initdb and pg_ctl on PATH, or pg_config).\n"
+        "  3. install the PostgreSQL server binaries (initdb and postgres on PATH, via "
+        "pg_config, or --yara-pg-bin=DIR).\n"
         "What was tried:\n  - " + "\n  - ".join(notes)
     )
 
@@ -139,7 +241,10 @@ class _Unavailable(Exception):
     pass
 
 
-def _testcontainers(image: str) -> tuple[str, Callable[[], None]]:
+def _testcontainers(
+    image: str, options: ServerOptions | None = None
+) -> tuple[str, Callable[[], None]]:
+    options = options or ServerOptions()
     postgres_module: Any = None
     # testcontainers 4.x moved the module; older releases only have the first name.
     for name in ("testcontainers.community.postgres", "testcontainers.postgres"):
@@ -158,6 +263,11 @@ def _testcontainers(image: str) -> tuple[str, Callable[[], None]]:
     container = postgres_module.PostgresContainer(
         image, username="postgres", password="postgres", dbname="postgres"
     )
+    if options.settings:
+        settings = [part for setting in options.settings for part in ("-c", setting)]
+        container.with_command(shlex.join(["postgres", *settings]))
+    if options.port is not None:
+        container.with_bind_ports(5432, options.port)
     container.start()
     host = container.get_container_host_ip()
     port = container.get_exposed_port(5432)
@@ -165,26 +275,14 @@ def _testcontainers(image: str) -> tuple[str, Callable[[], None]]:
 
 
 def _find_binaries() -> Path:
-    on_path = shutil.which("initdb"), shutil.which("pg_ctl")
-    if all(on_path):
-        return Path(str(on_path[0])).parent
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        bindir = subprocess.run(
-            [pg_config, "--bindir"], capture_output=True, text=True
-        ).stdout.strip()
-        if (Path(bindir) / "initdb").exists():
-            return Path(bindir)
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
-            return candidate
-    raise _Unavailable(
-        "initdb and pg_ctl were not found on PATH, via pg_config, or in /usr/lib/postgresql"
-    )
+    try:
+        return local_cluster.find_binaries()
+    except local_cluster.Unavailable as why:
+        raise _Unavailable(str(why)) from None
 
 
 def _as_server_user(command: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root: use the postgres account when the suite runs as root.
+    """`command` run as the postgres user when we are root (for pg_ctl in tests)."""
     if os.geteuid() != 0:
         return command
     runuser = shutil.which("runuser")
@@ -195,73 +293,31 @@ def _as_server_user(command: list[str]) -> list[str]:
     return [runuser, "-u", "postgres", "--", *command]
 
 
-REUSE_DIR = Path(tempfile.gettempdir()) / f"yara-pg-{getpass.getuser()}"
-
-
-def _local_binaries(reuse: bool) -> tuple[str, Callable[[], None]]:
-    bindir = _find_binaries()
-    if os.geteuid() == 0:
-        try:
-            import pwd
-
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            raise _Unavailable(
-                "running as root and there is no postgres user to run the server"
-            ) from None
-    directory = REUSE_DIR if reuse else Path(tempfile.mkdtemp(prefix="yara-pg-"))
-    data = directory / "data"
-    directory.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        os.chown(directory, account.pw_uid, account.pw_gid)
-    port = 5432
-    url = f"postgres://postgres@/postgres?host={directory}&port={port}"
-    if reuse and (directory / f".s.PGSQL.{port}").exists():
-        return url, lambda: None  # a kept cluster from an earlier run is still up
-    if not (data / "PG_VERSION").exists():
-        initdb = [
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-        ]
-        result = subprocess.run(_as_server_user(initdb), capture_output=True, text=True)
-        if result.returncode != 0:
-            raise _Unavailable(f"initdb failed: {result.stderr.strip()[-500:]}")
-    options = (
-        f"-k {directory} -c listen_addresses='' -p {port} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    pg_ctl = [
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(directory / "log"),
-        "-w",
-        "start",
-    ]
-    result = subprocess.run(_as_server_user(pg_ctl), capture_output=True, text=True)
-    if result.returncode != 0:
-        log = (
-            (directory / "log").read_text(errors="replace")[-500:]
-            if (directory / "log").exists()
-            else ""
-        )
-        raise _Unavailable(f"pg_ctl start failed: {result.stderr.strip()[-300:]} {log}")
-
-    def stop() -> None:
+def _local_binaries(
+    reuse: bool,
+    options: ServerOptions | None = None,
+    rootdir: str | None = None,
+    notes: list[str] | None = None,
+) -> tuple[str, Callable[[], None]]:
+    """A cluster of the local binaries: the project's kept one with --yara-reuse-db, else a
+    throwaway one that is removed when the run ends, however it ends."""
+    options = options or ServerOptions()
+    try:
+        bindir = local_cluster.find_binaries(options.bin_dir)
         if reuse:
-            return  # kept for the next run
-        subprocess.run(
-            _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(directory, ignore_errors=True)
-
-    return url, stop
+            cluster = local_cluster.start_kept(
+                bindir,
+                rootdir or os.getcwd(),
+                port=options.port,
+                settings=options.settings,
+                rebuild=options.create,
+            )
+        else:
+            cluster = local_cluster.start_throwaway(
+                bindir, port=options.port, settings=options.settings
+            )
+    except local_cluster.Unavailable as why:
+        raise _Unavailable(str(why)) from None
+    if notes is not None:
+        notes.extend(cluster.notes)
+    return cluster.url, cluster.stop

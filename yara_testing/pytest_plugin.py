@@ -9,18 +9,25 @@ from typing import Any
 
 import pytest
 
+from yara_orm.config import redact_url
+from yara_testing import workers
 from yara_testing.fixtures import (  # noqa: F401  (fixtures are found by name)
     ACTIVE,
     _yara_marker,
     _yara_session_request,
+    yara_assert_max_num_queries,
+    yara_assert_num_queries,
     yara_db,
+    yara_db_blocker,
     yara_orm_config,
     yara_queries,
     yara_seed,
     yara_session,
+    yara_transactional_db,
 )
 from yara_testing.nplusone import Detector
 from yara_testing.recorder import QueryLog, recorder
+from yara_testing.report import ItemProgress, write_reports
 from yara_testing.session import STATE, PluginState, Settings
 
 
@@ -50,6 +57,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--yara-pg-image", dest="yara_pg_image", default=None, help="image for testcontainers"
     )
     group.addoption(
+        "--yara-create-db",
+        dest="yara_create_db",
+        action="store_true",
+        default=False,
+        help="with --yara-reuse-db: rebuild the kept database (and local cluster) this time",
+    )
+    group.addoption(
+        "--yara-pg-bin",
+        dest="yara_pg_bin",
+        default=None,
+        help="directory of the PostgreSQL server binaries (initdb, postgres) to run a local "
+        "cluster with; testcontainers is not tried then",
+    )
+    group.addoption(
+        "--yara-pg-port",
+        dest="yara_pg_port",
+        default=None,
+        help="port of the provisioned server; it also listens on 127.0.0.1:PORT "
+        "(default: a Unix socket only)",
+    )
+    group.addoption(
+        "--yara-pg-option",
+        dest="yara_pg_options",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="a setting of the provisioned server (-c NAME=VALUE); repeatable",
+    )
+    group.addoption(
+        "--yara-db-setup-sql",
+        dest="yara_db_setup_sql",
+        action="append",
+        default=None,
+        metavar="SQL",
+        help="SQL run on each PostgreSQL test database before the schema is created "
+        "(e.g. CREATE EXTENSION IF NOT EXISTS pg_trgm); repeatable",
+    )
+    group.addoption(
         "--yara-nplusone",
         dest="yara_nplusone",
         default=None,
@@ -60,6 +105,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="yara_report",
         default=None,
         help="write the query report as JSON to PATH",
+    )
+    group.addoption(
+        "--yara-report-html",
+        dest="yara_report_html",
+        default=None,
+        help="write the query report as one self-contained HTML page to PATH",
+    )
+    group.addoption(
+        "--yara-slow-query",
+        dest="yara_slow_query",
+        default=None,
+        help="milliseconds above which a statement is flagged slow in the reports (default 100)",
     )
     group.addoption(
         "--yara-deadlock-timeout",
@@ -74,8 +131,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "yara_reuse_db", "keep the test database between runs", type="bool", default=False
     )
     parser.addini("yara_pg_image", "testcontainers image", default="")
+    parser.addini(
+        "yara_create_db", "rebuild the kept database and cluster", type="bool", default=False
+    )
+    parser.addini("yara_pg_bin", "directory of the PostgreSQL server binaries", default="")
+    parser.addini("yara_pg_port", "port of the provisioned PostgreSQL server", default="")
+    parser.addini(
+        "yara_pg_options", "settings of the provisioned server: name=value lines", type="linelist"
+    )
+    parser.addini(
+        "yara_db_setup_sql", "SQL run before the schema is created (PostgreSQL)", type="linelist"
+    )
     parser.addini("yara_nplusone", "off, warn or error", default="")
-    parser.addini("yara_report", "JSON report path", default="")
+    parser.addini("yara_report", "JSON report path (relative to the rootdir)", default="")
+    parser.addini("yara_report_html", "HTML report path (relative to the rootdir)", default="")
+    parser.addini("yara_slow_query", "milliseconds above which a statement is slow", default="")
     parser.addini(
         "yara_models", "modules whose models form the schema", type="linelist", default=[]
     )
@@ -87,9 +157,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in (
-        "yara_db(transaction=False, databases='__all__'): give the test the database; "
-        "transaction=True commits for real and empties the tables afterwards; databases= the "
-        "connection aliases it may use",
+        "yara_db(transaction=False, databases='__all__', reset_sequences=False): give the test "
+        "the database; transaction=True commits for real and empties the tables afterwards; "
+        "databases= the connection aliases it may use; reset_sequences=True makes generated "
+        "keys continue from each table's highest, identically on every backend",
         "yara_external_db: allow the test to connect() to databases other than the test ones",
         "yara_max_queries(n): fail if the test body runs more than n queries",
         "yara_max_db_time(seconds): fail if the test body's queries take longer in total",
@@ -99,7 +170,9 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     worker = workerinput["workerid"] if workerinput else None
     state = PluginState(Settings.read(config), worker)
+    state.report.slow_query_ms = state.settings.slow_query_ms
     config.stash[STATE] = state
+    state.notes.extend(state.settings.server.unused(state.settings.backend, state.settings.url))
     state.install()
 
 
@@ -109,7 +182,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.get_closest_marker("yara_db")
     )
     external = item.get_closest_marker("yara_external_db") is not None
-    item.config.stash[STATE].item_redirects = uses_db and not external
+    state = item.config.stash[STATE]
+    state.item_redirects = uses_db and not external
+    state.item_running = True
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -130,7 +205,7 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     settings = config.stash[STATE].settings
-    where = settings.url or (
+    where = (redact_url(settings.url) if settings.url else None) or (
         "in memory" if settings.backend == "sqlite" else "provisioned on first use"
     )
     return (
@@ -144,6 +219,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     log: QueryLog | None = item.stash.get(ACTIVE, None)
     if log is None:
         return (yield)
+    # The plugin's frames are not the failing code: failures here name the user's lines.
+    __tracebackhide__ = True
     state: PluginState = item.config.stash[STATE]
     body = QueryLog()
     detector = Detector()
@@ -167,21 +244,36 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     budget = item.get_closest_marker("yara_max_db_time")
     if budget is not None and body.total_duration > float(budget.args[0]):
         problems.append(
-            f"the test body's queries took {body.total_duration:.3f}s, more than "
-            f"yara_max_db_time({budget.args[0]}):\n{body}"
+            f"the test body's queries took {_milliseconds(body.total_duration)}, more than "
+            f"yara_max_db_time({budget.args[0]}) = {_milliseconds(float(budget.args[0]))}:"
+            f"\n{body}"
         )
-    findings = [f.message for f in detector.findings()]
-    item.stash[FINDINGS] = findings
+    findings = detector.findings()
+    item.stash[FINDINGS] = [f.message for f in findings]
+    nplusone = [f for f in findings if f.is_nplusone]
     mode = state.settings.nplusone
-    if findings and mode != "off" and item.get_closest_marker("yara_no_nplusone") is None:
+    if nplusone and mode != "off" and item.get_closest_marker("yara_no_nplusone") is None:
         if mode == "error":
-            problems.extend(findings)
+            problems.extend(f.message for f in nplusone)
         else:
-            for message in findings:
-                warnings.warn(YaraNPlusOneWarning(message), stacklevel=1)
+            for finding in nplusone:
+                _warn_at(finding.message, finding.location)
     if problems:
-        raise AssertionError("\n\n".join(problems))
+        pytest.fail("\n\n".join(problems), pytrace=False)
     return result
+
+
+def _milliseconds(seconds: float) -> str:
+    # Enough digits that a tiny budget and the time that broke it never read the same.
+    return f"{seconds * 1000:.4g} ms"
+
+
+def _warn_at(message: str, location: str) -> None:
+    """A warning shown at the user's line that ran the queries, not at this plugin."""
+    filename, _, line = location.rpartition(":")
+    if not filename or not line.isdigit():
+        filename, line = location or "<unknown>", "0"
+    warnings.warn_explicit(YaraNPlusOneWarning(message), YaraNPlusOneWarning, filename, int(line))
 
 
 FINDINGS = pytest.StashKey[list[str]]()
@@ -191,18 +283,38 @@ FINDINGS = pytest.StashKey[list[str]]()
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     state: PluginState = item.config.stash[STATE]
     state.item_redirects = False
+    state.item_running = False
+
+
+PROGRESS = pytest.StashKey[ItemProgress]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     log = item.stash.get(ACTIVE, None)
     if log is not None:
-        state.report.add(item.nodeid, log, item.stash.get(FINDINGS, []))
+        # The log's length at each phase's end says which queries ran in setup, the body and
+        # teardown; the test's report entry is complete once its teardown has been reported.
+        progress = item.stash.setdefault(PROGRESS, ItemProgress())
+        progress.phase_done(call.when, len(log), report)
+        if call.when == "teardown":
+            state: PluginState = item.config.stash[STATE]
+            state.report.add(item.nodeid, log, item.stash.get(FINDINGS, []), progress)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state: PluginState = session.config.stash[STATE]
+    workeroutput = getattr(session.config, "workeroutput", None)
     if state.session is not None:
+        if workeroutput is not None:
+            workeroutput["yara_databases"] = workers.summary(state.session)
         state.report.redirects = state.session.redirect_lines()
         state.session.finish()
         state.session = None
-    workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["yara_report"] = state.report.to_data()
 
@@ -210,13 +322,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     data = getattr(node, "workeroutput", {}).get("yara_report")
+    state: PluginState = node.config.stash[STATE]
     if data:
-        node.config.stash[STATE].report.merge(data)
+        state.report.merge(data)
+    databases = getattr(node, "workeroutput", {}).get("yara_databases")
+    if databases:
+        # One line for the run, not the first worker's (its database, its 0.00s).
+        state.report.provisioning = workers.describe(
+            state, workers.received(node.config, databases)
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state: PluginState = config.stash[STATE]
-    if state.worker is not None or not state.report.tests:
+    settings = state.settings
+    if state.worker is not None:
+        return
+    if not (state.report.tests or settings.report_path or settings.report_html):
         return
     terminalreporter.section("yara query report")
     if state.report.provisioning:
@@ -225,9 +347,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
     for line in state.report.lines():
         terminalreporter.write_line(line)
-    if state.settings.report_path:
-        state.report.write(state.settings.report_path)
-        terminalreporter.write_line(f"JSON report written to {state.settings.report_path}")
+    for line in write_reports(state.report, settings.report_path, settings.report_html):
+        terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -238,6 +359,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.session is not None:
         state.session.finish()
         state.session = None
+    workers.drop_templates(state, config)
     if state.server is not None:
         state.server.stop()
         state.server = None

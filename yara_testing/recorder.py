@@ -4,6 +4,7 @@ the line of user code that issued it; and the assertions built on it."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 import sysconfig
 from collections.abc import Iterator
@@ -24,15 +25,23 @@ _SKIPPED_ROOTS = tuple(
 )
 
 
+# What a query is attributed to when no frame of user code issued it: a registered factory's
+# fixture saves on the plugin's own event loop, and names itself here.
+query_origin: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "yara_query_origin", default="<unknown>"
+)
+
+
 def user_location(skip: int = 2) -> str:
-    """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib."""
+    """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
+    `query_origin`."""
     frame = sys._getframe(skip)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_SKIPPED_ROOTS) and not filename.startswith("<"):
             return f"{_short(filename)}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
-    return "<unknown>"
+    return query_origin.get()
 
 
 def _short(filename: str) -> str:
@@ -214,15 +223,36 @@ class QueryCountError(AssertionError):
     pass
 
 
-@contextlib.contextmanager
-def assert_num_queries(expected: int, *, exact: bool = True) -> Iterator[QueryLog]:
-    """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries."""
-    with record_queries() as log:
-        yield log
-    wrong = len(log) != expected if exact else len(log) > expected
-    if wrong:
-        bound = "exactly" if exact else "at most"
-        raise QueryCountError(f"expected {bound} {expected} queries, ran {len(log)}:\n{log}")
+class assert_num_queries:
+    """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries.
+
+    A class rather than a generator, so a failure's traceback ends at the user's `with` line
+    instead of in contextlib."""
+
+    def __init__(self, expected: int, *, exact: bool = True) -> None:
+        self.expected = expected
+        self.exact = exact
+        self.log = QueryLog()
+        self._capture: contextlib.AbstractContextManager[QueryLog] | None = None
+
+    def __enter__(self) -> QueryLog:
+        _recorder.install()
+        self._capture = _recorder.capture(self.log)
+        return self._capture.__enter__()
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        __tracebackhide__ = True
+        assert self._capture is not None
+        self._capture.__exit__(kind, error, traceback)
+        _recorder.uninstall()
+        if kind is not None:
+            return  # the block's own error is the one to see
+        count = len(self.log)
+        if count != self.expected if self.exact else count > self.expected:
+            bound = "exactly" if self.exact else "at most"
+            raise QueryCountError(
+                f"expected {bound} {self.expected} queries, ran {count}:\n{self.log}"
+            )
 
 
 def assert_max_queries(limit: int) -> contextlib.AbstractContextManager[QueryLog]:

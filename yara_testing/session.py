@@ -6,40 +6,56 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
 from yara_orm import Engine, YaraOrm, connect, connections
 from yara_orm.config import AppModels, ModelSource, OrmConfig, parse_init, redact_url
-from yara_orm.connection import add_guard, remove_guard
+from yara_orm.connection import (
+    add_guard,
+    add_unbound_guard,
+    remove_guard,
+    remove_unbound_guard,
+)
 from yara_orm.engine import add_connect_guard, remove_connect_guard
 from yara_orm.exceptions import ConfigurationError, YaraError
 from yara_orm.orm import redirect_init, select_models
+from yara_testing import activation, isolation
 from yara_testing.databases import DEFAULT, TestDatabase, open_database
+from yara_testing.isolation import TEST_OF_TASK, LeakedTaskError
 from yara_testing.portal import Portal
 from yara_testing.provisioning import (
     DEFAULT_IMAGE,
     ProvisioningError,
     Server,
+    ServerOptions,
     database_name,
     drop_database,
     drop_leftovers,
     start_server,
 )
-from yara_testing.recorder import recorder, user_location
+from yara_testing.recorder import query_origin, recorder, user_location
 from yara_testing.redirect import InitRedirection, refused_connection, same_server
-from yara_testing.report import SessionReport
+from yara_testing.report import (
+    DEFAULT_SLOW_QUERY_MS,
+    SessionReport,
+    read_report_path,
+    read_slow_query_ms,
+)
 
 BACKENDS = ("sqlite", "postgres")
+BACKEND_ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite"}
 NPLUSONE_MODES = ("off", "warn", "error")
 # Seconds a statement may wait for a test's connection while another task's transaction holds
 # it and runs nothing, before it fails as a deadlock (--yara-deadlock-timeout).
 DEFAULT_DEADLOCK_TIMEOUT = 10.0
 
 
+T = TypeVar("T")
 STATE = pytest.StashKey["PluginState"]()
 
 
@@ -54,6 +70,10 @@ class Settings:
     models: list[str]
     name: str
     deadlock_timeout: float = DEFAULT_DEADLOCK_TIMEOUT
+    server: ServerOptions = field(default_factory=ServerOptions)
+    rootdir: str = "."
+    report_html: str | None = None
+    slow_query_ms: float = DEFAULT_SLOW_QUERY_MS
 
     @classmethod
     def read(cls, config: pytest.Config) -> Settings:
@@ -61,13 +81,23 @@ class Settings:
             value = config.getoption(name)
             return value if value is not None else config.getini(ini)
 
-        # A server URL given for this run (option or ini) means PostgreSQL unless --yara-db
-        # says otherwise; YARA_TEST_DB_URL only says where PostgreSQL is when it is chosen.
-        asked_url = option("yara_db_url", "yara_db_url")
-        backend = str(option("yara_db", "yara_db") or ("postgres" if asked_url else "sqlite"))
+        # A server URL (option, ini or YARA_TEST_DB_URL) means PostgreSQL; naming SQLite
+        # beside an explicit URL is a contradiction. The environment variable is ambient (a CI
+        # machine's), so an explicit --yara-db=sqlite wins over it.
+        asked_url = option("yara_db_url", "yara_db_url") or None
+        env_url = os.environ.get("YARA_TEST_DB_URL") or None
+        asked_backend = option("yara_db", "yara_db") or None
+        backend = str(asked_backend or ("postgres" if asked_url or env_url else "sqlite"))
+        backend = BACKEND_ALIASES.get(backend, backend)
         if backend not in BACKENDS:
             raise pytest.UsageError(
                 f"yara: unknown database {backend!r} for --yara-db; valid: {', '.join(BACKENDS)}"
+            )
+        if backend == "sqlite" and asked_url:
+            raise pytest.UsageError(
+                f"yara: --yara-db=sqlite was given with a PostgreSQL URL "
+                f"({redact_url(str(asked_url))}); drop one of them (a URL means "
+                "--yara-db=postgres)"
             )
         nplusone = str(option("yara_nplusone", "yara_nplusone") or "off")
         if nplusone not in NPLUSONE_MODES:
@@ -75,10 +105,11 @@ class Settings:
                 f"yara: unknown mode {nplusone!r} for --yara-nplusone; "
                 f"valid: {', '.join(NPLUSONE_MODES)}"
             )
-        url = asked_url or os.environ.get("YARA_TEST_DB_URL") or None
+        url = (asked_url or env_url) if backend == "postgres" else None
         if url is not None and not str(url).startswith(("postgres://", "postgresql://")):
             raise pytest.UsageError(
-                f"yara: --yara-db-url must be a postgres:// URL of a server, not {url!r}"
+                f"yara: --yara-db-url must be a postgres:// URL of a server, not "
+                f"{redact_url(str(url))!r}"
             )
         reuse = bool(config.getoption("yara_reuse_db") or config.getini("yara_reuse_db"))
         timeout = option("yara_deadlock_timeout", "yara_deadlock_timeout") or (
@@ -99,10 +130,14 @@ class Settings:
             reuse=reuse,
             image=str(option("yara_pg_image", "yara_pg_image") or DEFAULT_IMAGE),
             nplusone=nplusone,
-            report_path=option("yara_report", "yara_report") or None,
+            report_path=read_report_path(config, "yara_report", "yara_report"),
+            report_html=read_report_path(config, "yara_report_html", "yara_report_html"),
+            slow_query_ms=read_slow_query_ms(option("yara_slow_query", "yara_slow_query")),
             models=list(config.getini("yara_models")),
             name=str(config.getini("yara_db_name") or Path(str(config.rootpath)).name),
             deadlock_timeout=deadlock_timeout,
+            server=ServerOptions.read(config),
+            rootdir=str(config.rootpath),
         )
 
 
@@ -129,16 +164,22 @@ class PluginState:
     # The running test (its fixtures included) uses the test database, and does not opt out
     # with yara_external_db: the application's YaraOrm.init is redirected then, only.
     item_redirects: bool = False
+    item_running: bool = False  # between a test's setup and its teardown
+    current_test: str | None = None  # node id of the test holding the database
 
     def install(self) -> None:
         """From configure to unconfigure: in tests that use the test database, the
         application's YaraOrm.init goes to it, and connect() elsewhere is refused."""
         redirect_init(InitRedirection(self.ensure_session, lambda: not self.item_redirects))
         add_connect_guard(self.connect_guard)
+        add_unbound_guard(self.unbound_guard)
+        activation.install(self)
 
     def uninstall(self) -> None:
         redirect_init(None)
         remove_connect_guard(self.connect_guard)
+        remove_unbound_guard(self.unbound_guard)
+        activation.uninstall(self)
 
     def ensure_session(self) -> DatabaseSession:
         if self.session is None:
@@ -160,20 +201,26 @@ class PluginState:
     def ensure_server(self) -> Server:
         """A PostgreSQL server for --yara-db=postgres without a URL (started once)."""
         if self.server is None:
-            self.server = start_server(self.settings.image, self.settings.reuse, self.notes)
+            settings = self.settings
+            self.server = start_server(
+                settings.image, settings.reuse, self.notes, settings.server, settings.rootdir
+            )
         return self.server
 
     def guard(self, sql: str, connection: str) -> None:
         # Only the plugin's own databases are guarded: a suite's own init is its business.
         if self.session is None or not connections.is_borrowed(connection):
             return
-        # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
-        if self.access is None:
-            pytest.fail(
-                f"Database access not allowed (at {user_location()}): use the `yara_db` "
-                "fixture or mark the test with @pytest.mark.yara_db",
-                pytrace=False,
+        origin = TEST_OF_TASK.get()
+        if origin is not None and origin != self.current_test:
+            raise LeakedTaskError(
+                f"yara: a task started by {origin} ran a query after that test ended "
+                f"(at {user_location()}, now {self.current_test or 'between tests'}): it would "
+                f"have written into another test's database. Await or cancel the tasks a test "
+                f"starts before it ends. The query was: {sql}"
             )
+        if self.access is None:
+            self.refuse_access()
         allowed = self.access.databases
         if allowed is not None and connection not in allowed:
             pytest.fail(
@@ -182,6 +229,21 @@ class PluginState:
                 f"@pytest.mark.yara_db(databases={sorted(allowed)})",
                 pytrace=False,
             )
+
+    def unbound_guard(self, connection: str) -> None:
+        """The ORM used before the session has a database: in a test that did not ask for
+        one, that is the same refusal as later tests get, not "not initialised"."""
+        if self.access is None and self.item_running and not self.item_redirects:
+            self.refuse_access()
+
+    def refuse_access(self) -> NoReturn:
+        __tracebackhide__ = True
+        # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
+        pytest.fail(
+            f"Database access not allowed (at {user_location()}): use the `yara_db` "
+            "fixture or mark the test with @pytest.mark.yara_db",
+            pytrace=False,
+        )
 
     def connect_guard(self, url: str) -> None:
         session = self.session
@@ -204,6 +266,14 @@ def plugin_orm_config(fixture: dict[str, Any], ini_models: list[str]) -> OrmConf
     return OrmConfig({alias: "" for alias in aliases}, [AppModels("models", models)])
 
 
+def session_orm_config(fixture: dict[str, Any], ini_models: list[str]) -> OrmConfig:
+    """`plugin_orm_config`, with every alias a chosen model's `Meta.connection` names."""
+    config = plugin_orm_config(fixture, ini_models)
+    aliases = [*config.connections, *(m._meta.connection for m in select_models(config))]
+    config.connections = {alias: "" for alias in dict.fromkeys(aliases)}
+    return config
+
+
 class DatabaseSession:
     """The session's databases (one per connection alias): provisioned, the ORM bound to
     them, the schema created, seeded."""
@@ -220,7 +290,12 @@ class DatabaseSession:
         # The engines the running test's isolation was entered on.
         self.isolated: list[Engine] = []
         self.redirected: dict[str, str] = {}  # URL the application asked for (redacted) -> alias
+        # The seed override below the rootdir applied under the running tests (see
+        # enter_seed_layer), and the engines its isolation level is on.
+        self.layer: Any = None
+        self.layer_engines: list[Engine] = []
         self.setup_seconds = 0.0
+        self.run_id: str | None = None  # xdist's test run id, shared by the workers
 
     @property
     def portal(self) -> Portal:
@@ -234,12 +309,10 @@ class DatabaseSession:
         settings = self.state.settings
         started = time.monotonic()
         try:
-            config = plugin_orm_config(orm_config, settings.models)
-            aliases = [*config.connections, *(m._meta.connection for m in select_models(config))]
-            config.connections = {alias: "" for alias in dict.fromkeys(aliases)}
+            config = session_orm_config(orm_config, settings.models)
             models = YaraOrm.activate(config)
         except YaraError as error:
-            pytest.fail(f"yara: {error}", pytrace=False)
+            stop_session(f"yara: {error}")
         aliases = list(config.connections)
         self.config = config
         if self.backend == "postgres" and self.state.worker is None and not settings.reuse:
@@ -256,7 +329,7 @@ class DatabaseSession:
                 self.databases[alias] = self.portal.run(self._open, alias, on_alias)
             self.bind_orm()
         except YaraError as error:
-            pytest.fail(f"yara: {error}", pytrace=False)
+            stop_session(f"yara: {error}")
         self.setup_seconds = time.monotonic() - started
         recorder().install()
         add_guard(self.state.guard)
@@ -270,6 +343,9 @@ class DatabaseSession:
             base_name=settings.name,
             worker=self.state.worker,
             reuse=settings.reuse,
+            rebuild=settings.server.create,
+            setup_sql=settings.server.setup_sql if self.backend == "postgres" else "",
+            run=self.run_id,
         )
 
     def bind_orm(self) -> None:
@@ -308,16 +384,65 @@ class DatabaseSession:
         ]
 
     def run_seed(self, seed: Any) -> None:
-        """Run the user's `yara_seed` (a coroutine function, or nothing) with access allowed."""
+        """Run the session's `yara_seed` (committed: every test rolls back to it)."""
         self.seed = seed
+        self.apply_seed(seed)
+
+    def apply_seed(self, seed: Any) -> None:
+        """Run a seed (a coroutine function, or nothing) with database access allowed."""
         if seed is None:
             return
-        self.state.access = Access()
+        if not callable(seed):
+            stop_session(f"yara: yara_seed must return an async function (or None), not {seed!r}")
+        previous, self.state.access = self.state.access, Access()
         try:
             takes_db = len(inspect.signature(seed).parameters) > 0
             self.portal.run(seed, self) if takes_db else self.portal.run(seed)
         finally:
-            self.state.access = None
+            self.state.access = previous
+
+    def enter_seed_layer(self, layer: Any, seed: Any) -> None:
+        """Make `layer` (a directory's or module's `yara_seed` override) the seed under the
+        coming tests: its rows go into an isolation level of their own, above the session's
+        seed, kept while consecutive tests share it and rolled back when they stop."""
+        if layer is self.layer:
+            return
+        self.leave_seed_layer()
+        if layer is None:
+            return
+        engines = [database.engine for database in self.databases.values()]
+        self.portal.run(isolation.enter, engines, self.state.settings.deadlock_timeout)
+        self.layer, self.layer_engines = layer, engines
+        self.apply_seed(seed)
+
+    def leave_seed_layer(self) -> None:
+        if self.layer is None:
+            return
+        self.layer = None
+        engines, self.layer_engines = self.layer_engines, []
+        self.portal.run(isolation.leave, engines)
+
+    def run(self, function: Callable[..., Awaitable[T]] | Awaitable[T], *args: Any) -> T:
+        """Run ORM code from a synchronous test or fixture: an async function and its
+        arguments (`run(Book.create, title="x")` takes no keywords: use a lambda), or
+        an awaitable (`run(Book.all().count())`)."""
+        if inspect.isawaitable(function):
+            awaitable = function
+
+            async def function() -> T:
+                return await awaitable
+
+        elif not callable(function):
+            raise TypeError(
+                "run() takes an async function (and its arguments) or an awaitable "
+                f"such as a coroutine or a queryset, not {type(function).__name__}"
+            )
+        # The queries run on the plugin's own thread: attribute them to the caller's line.
+        token = query_origin.set(user_location())
+        try:
+            return self.portal.run(function, *args)
+        finally:
+            query_origin.reset(token)
 
     async def make(self, model: Any, _quantity: int | None = None, **overrides: Any) -> Any:
         from yara_testing.factories import make
@@ -325,6 +450,7 @@ class DatabaseSession:
         return await make(model, _quantity, **overrides)
 
     def finish(self) -> None:
+        self.leave_seed_layer()
         remove_guard(self.state.guard)
         recorder().uninstall()
         self.portal.run(connections.reset)
@@ -336,7 +462,11 @@ class DatabaseSession:
     def describe(self) -> str:
         names = [db.name for db in self.databases.values() if db.name]
         where = ", ".join(names) or "in memory"
-        kept = " (kept: --yara-reuse-db)" if self.state.settings.reuse else ""
+        kept = ""
+        if self.state.settings.reuse and self.backend == "postgres":
+            # "kept" only when an earlier run's databases were reused, not merely asked for.
+            reused = all(db.kept for db in self.databases.values())
+            kept = f" ({'kept' if reused else 'rebuilt'}: --yara-reuse-db)"
         tried = "".join(f"\n  ({note})" for note in self.state.notes)
         return (
             f"yara: {self.backend} database {where} via {self.method}{kept}; "
@@ -349,6 +479,13 @@ class DatabaseSession:
             f"database ({alias})"
             for url, alias in self.redirected.items()
         ]
+
+
+def stop_session(message: str) -> NoReturn:
+    """A database the whole session needs cannot be had: say so once and stop the run, rather
+    than failing every test with the same error."""
+    __tracebackhide__ = True
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def open_session(state: PluginState, request: pytest.FixtureRequest) -> DatabaseSession:
@@ -371,10 +508,11 @@ def open_session(state: PluginState, request: pytest.FixtureRequest) -> Database
                 server = state.ensure_server()
                 admin_url, method = server.admin_url, server.method
         except ProvisioningError as error:
-            pytest.fail(str(error), pytrace=False)
+            stop_session(str(error))
         except YaraError as error:
-            pytest.fail(f"yara: cannot use the PostgreSQL server: {error}", pytrace=False)
+            stop_session(f"yara: cannot use the PostgreSQL server: {error}")
     session = DatabaseSession(state, admin_url, method, time.monotonic() - started)
+    session.run_id = (getattr(request.config, "workerinput", None) or {}).get("testrunuid")
     orm_config = request.getfixturevalue("yara_orm_config")
     session.start(orm_config or {})
     state.session = session
@@ -382,8 +520,45 @@ def open_session(state: PluginState, request: pytest.FixtureRequest) -> Database
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and state.worker is None:
         reporter.write_line(session.describe())
-    session.run_seed(request.getfixturevalue("yara_seed"))
+    session.run_seed(session_seed(request))
     return session
+
+
+def _seed_definitions(request: pytest.FixtureRequest) -> Sequence[Any]:
+    """The `yara_seed` definitions `request`'s node sees, most general first."""
+    # The test being set up, not a session fixture's node: pytest resolves
+    # getfixturevalue() for that test, whatever scope the requesting fixture has.
+    node = getattr(request, "_pyfuncitem", None) or request.node
+    return request._fixturemanager.getfixturedefs("yara_seed", node) or ()
+
+
+def session_seed(request: pytest.FixtureRequest) -> Any:
+    """The seed of the whole session: the `yara_seed` defined at the rootdir (or by the
+    plugin), whichever test happens to start the session."""
+    root = [d for d in _seed_definitions(request) if not d.baseid]
+    if not root:
+        return None
+    definition = root[-1]
+    if definition.cached_result is not None:
+        return definition.cached_result[0]
+    if definition is _seed_definitions(request)[-1]:
+        return request.getfixturevalue("yara_seed")
+    # Shadowed for this node by a directory's seed: call the rootdir's definition itself.
+    arguments = {
+        name: request if name == "request" else request.getfixturevalue(name)
+        for name in definition.argnames
+    }
+    value = definition.func(**arguments)
+    return next(value) if inspect.isgenerator(value) else value
+
+
+def directory_seed(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """The `yara_seed` override below the rootdir closest to the test (a directory's
+    conftest, a module, a class) and its value; (None, None) if there is none."""
+    definitions = _seed_definitions(request)
+    if not definitions or not definitions[-1].baseid:
+        return None, None
+    return definitions[-1], request.getfixturevalue("yara_seed")
 
 
 async def _check_server(url: str) -> None:

@@ -92,27 +92,36 @@ def test_bad_nplusone_mode(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_unreachable_url_fails_with_one_line(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(app_models=APP_MODELS, test_x="async def test_x(yara_db): pass")
+MANY_TESTS = "\n".join(f"async def test_{n}(yara_db): pass" for n in range(5))
+
+
+def _session_stopped_once(result: pytest.RunResult, message: str) -> None:
+    """The session's database error is said on one line, once, and no test runs."""
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str()
+    assert output.count(message) == 1, output
+    assert "During handling" not in output and "direct cause" not in output
+    assert "Traceback" not in output
+    result.assert_outcomes()
+
+
+def test_unreachable_url_stops_the_session_with_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app_models=APP_MODELS, test_x=MANY_TESTS)
     pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
     result = pytester.runpytest_subprocess(
-        "--yara-db=postgres", "--yara-db-url=postgres://postgres@127.0.0.1:9/postgres"
+        "--yara-db=postgres", "--yara-db-url=postgres://postgres:s3cret@127.0.0.1:9/postgres"
     )
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*yara: cannot use the PostgreSQL server: could not connect to PostgreSQL at 127.0.0.1:9*"]
+    _session_stopped_once(
+        result, "yara: cannot use the PostgreSQL server: could not connect to PostgreSQL at"
     )
-    result.stdout.no_fnmatch_line("*Traceback*")
+    assert "s3cret" not in result.stdout.str() + result.stderr.str()
 
 
 def test_models_module_that_does_not_import(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_x="async def test_x(yara_db): pass")
+    pytester.makepyfile(test_x=MANY_TESTS)
     pytester.makeini("[pytest]\nyara_models = no_such_app.models\nasyncio_mode = auto\n")
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        ["*yara: models module 'no_such_app.models' could not be imported*"]
-    )
+    _session_stopped_once(result, "yara: models module 'no_such_app.models' could not be imported")
 
 
 @pytest.mark.postgres
@@ -184,7 +193,8 @@ def test_nothing_available_lists_the_three_ways(pytester: pytest.Pytester) -> No
     )
     pytester.makeini("[pytest]\nyara_models = app_models\nasyncio_mode = auto\n")
     result = pytester.runpytest_subprocess("--yara-db=postgres")
-    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.assert_outcomes()
     result.stdout.fnmatch_lines(
         [
             "*no PostgreSQL server for --yara-db=postgres. Get one in one of three ways:*",
@@ -282,3 +292,83 @@ def test_a_server_url_alone_selects_postgresql(pytester: pytest.Pytester) -> Non
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--yara-db-url={url}")
     result.assert_outcomes(passed=1)
+
+
+def test_sqlite_with_a_url_is_a_usage_error_and_postgresql_is_postgres(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest_subprocess(
+        "--yara-db=sqlite", "--yara-db-url=postgres://app:s3cret@db.internal/app"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--yara-db=sqlite was given with a PostgreSQL URL*app:***@*"])
+    assert "s3cret" not in result.stderr.str()
+    result = pytester.runpytest_subprocess(
+        "--yara-db=postgresql", "--yara-db-url=postgres://app:s3cret@db.internal/app"
+    )
+    result.stdout.fnmatch_lines(["yara: --yara-db=postgres (postgres://app:***@db.internal/app)*"])
+
+
+def test_the_environment_url_selects_postgresql_unless_sqlite_is_asked(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    monkeypatch.setenv("YARA_TEST_DB_URL", "postgres://app:s3cret@db.internal/app")
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["yara: --yara-db=postgres (postgres://app:***@db.internal/app)*"])
+    result = pytester.runpytest_subprocess("--yara-db=sqlite")
+    result.stdout.fnmatch_lines(["yara: --yara-db=sqlite (in memory)*"])
+    assert "s3cret" not in result.stdout.str()
+
+
+@pytest.mark.postgres
+def test_the_password_is_masked_everywhere(pytester: pytest.Pytester) -> None:
+    url = os.environ.get("YARA_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    # Trust authentication accepts any password: the URL carries one only to be masked.
+    with_password = url.replace("postgres@", "postgres:s3cret@", 1)
+    pytester.makepyfile(
+        app_models=APP_MODELS,
+        test_x="""
+        from app_models import Author
+
+        async def test_fails(yara_db):
+            await Author.create(name="x")
+            assert yara_db is None
+        """,
+    )
+    pytester.makeini(
+        f"[pytest]\nyara_models = app_models\nyara_db_name = masked_{os.getpid()}\n"
+        "asyncio_mode = auto\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--yara-db-url={with_password}", "--yara-report=report.json"
+    )
+    result.assert_outcomes(failed=1)
+    shown = result.stdout.str() + result.stderr.str()
+    shown += (pytester.path / "report.json").read_text()
+    assert "s3cret" not in shown
+    assert "postgres:***@" in result.stdout.str()
+
+
+def test_the_first_test_without_the_fixture_gets_the_one_line_refusal(app: Runner) -> None:
+    result = app(
+        test_first="""
+        from app_models import Author
+
+
+        async def test_no_fixture_first():
+            await Author.all().count()
+
+
+        async def test_with_fixture(yara_db):
+            await Author.all().count()
+
+
+        async def test_no_fixture_later():
+            await Author.all().count()
+        """
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    assert result.stdout.str().count("Database access not allowed (at test_first.py:") == 2
+    result.stdout.no_fnmatch_line("*not initialised*")

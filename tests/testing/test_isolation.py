@@ -192,3 +192,141 @@ def test_concurrent_transactions_in_a_test(app: Runner) -> None:
 def test_a_bad_deadlock_timeout_is_a_usage_error(app: Runner) -> None:
     result = app("--yara-deadlock-timeout=soon", test_x="def test_x(): pass")
     result.stderr.fnmatch_lines(["*--yara-deadlock-timeout must be a positive number*'soon'*"])
+
+
+def test_a_task_outliving_its_test_cannot_write_into_the_next(app: Runner) -> None:
+    result = app(
+        test_leak_task="""
+        import asyncio
+
+        import pytest
+        from app_models import Author
+
+        started = asyncio.Event()
+        leaked = []
+
+
+        @pytest.mark.asyncio(loop_scope="session")
+        async def test_leaves_a_task_behind(yara_db):
+            async def late_writer():
+                started.set()
+                await asyncio.sleep(0.2)
+                try:
+                    await Author.create(name="from the earlier test")
+                except Exception as error:
+                    leaked.append(error)
+
+            leaked.append(asyncio.get_running_loop().create_task(late_writer()))
+            await started.wait()
+
+
+        @pytest.mark.asyncio(loop_scope="session")
+        async def test_next_test_sees_nothing(yara_db):
+            task = leaked[0]
+            await task
+            error = leaked[1]
+            assert type(error).__name__ == "LeakedTaskError"
+            assert "test_leaves_a_task_behind" in str(error)
+            assert "test_next_test_sees_nothing" in str(error)
+            assert await Author.all().count() == 0
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_reset_sequences_gives_the_same_keys_on_every_backend(app: Runner) -> None:
+    result = app(
+        test_sequences="""
+        import pytest
+        from app_models import Author
+
+
+        @pytest.mark.yara_db(reset_sequences=True)
+        async def test_first(yara_db):
+            assert (await Author.create(name="a")).id == 1
+
+
+        @pytest.mark.yara_db(reset_sequences=True)
+        async def test_second_starts_at_one_again(yara_db):
+            assert (await Author.create(name="b")).id == 1
+            assert (await Author.create(name="c")).id == 2
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_transactional_fixture_commits_for_real_and_empties_after(app: Runner) -> None:
+    result = app(
+        test_transactional="""
+        from app_models import Author
+        from yara_orm import connections
+
+
+        async def test_commits(yara_transactional_db):
+            await Author.create(name="kept")
+            engine = connections.engine()
+            assert engine.isolation_depth == 0  # no rollback waits at the end
+            assert await Author.all().count() == 1
+
+
+        async def test_emptied(yara_db):
+            assert await Author.all().count() == 0
+        """
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> None:
+    result = app(
+        test_blocker="""
+        import pytest
+        from app_models import Author
+
+
+        @pytest.fixture(scope="module")
+        def shared_author(yara_db_blocker):
+            with yara_db_blocker.unblock() as session:
+                author = session.run(lambda: Author.create(name="module-wide"))
+            yield author
+            with yara_db_blocker.unblock() as session:
+                session.run(author.delete)
+
+
+        async def test_sees_the_module_row(shared_author, yara_db):
+            assert [a.name for a in await Author.all()] == ["module-wide"]
+
+
+        async def test_block_refuses_inside_a_test(yara_db, yara_db_blocker):
+            with yara_db_blocker.block():
+                await Author.all().count()
+
+
+        def test_without_the_blocker_no_access(yara_db_blocker):
+            import asyncio
+            asyncio.run(Author.all().count())
+        """
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*Database access not allowed*"])
+
+
+def test_a_refused_statement_never_reaches_the_database(app: Runner) -> None:
+    result = app(
+        test_refused="""
+        from app_models import Author
+
+
+        async def test_opens_the_session(yara_db):
+            pass
+
+
+        async def test_without_the_fixture_is_refused():
+            await Author.create(name="refused")
+
+
+        async def test_the_refused_row_is_not_there(yara_db):
+            assert await Author.all().count() == 0
+        """
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*Database access not allowed (at test_refused.py:*"])

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.testing.conftest import Runner
 from yara_orm import Model, YaraOrm, fields
 from yara_testing import (
     NPlusOneError,
@@ -83,3 +84,26 @@ async def test_assertion_helpers(orm: None) -> None:
             for part in await Part.all():
                 part.__dict__.pop("_rel_gadget", None)
                 await part.gadget
+
+
+def test_run_takes_awaitables_and_attributes_queries_to_the_caller(app: Runner) -> None:
+    result = app(
+        test_sync_run="""
+        import pytest
+        from app_models import Author
+
+
+        def test_sync(yara_db):
+            yara_db.run(lambda: Author.create(name="a"))
+            assert yara_db.run(Author.all().count()) == 1
+            assert yara_db.run(Author.filter(name="a").exists()) is True
+            locations = [record.location for record in yara_db.queries]
+            assert locations == [f"test_sync_run.py:{n}" for n in (6, 7, 8)], locations
+
+
+        def test_wrong_argument_says_what_to_pass(yara_db):
+            with pytest.raises(TypeError, match="async function .* or an awaitable"):
+                yara_db.run(3)
+        """
+    )
+    result.assert_outcomes(passed=2)
