@@ -205,6 +205,9 @@ def _test(index: int, entry: TestEntry) -> str:
     ]
     suspects = "".join(f"<li>{escape(message)}</li>" for message in entry.nplusone)
     nplusone = f'<h4>N+1 suspects</h4><ul class="nplusone">{suspects}</ul>' if suspects else ""
+    hinted = "".join(f"<li>{escape(message)}</li>" for message in entry.hints)
+    if hinted:
+        nplusone += f"<h4>Hints</h4><ul>{hinted}</ul>"
     statements = "".join(_statement(n, s) for n, s in enumerate(entry.statements, start=1))
     return (
         f'<tbody class="test" id="test-{index}" data-index="{index}" {data}>'

@@ -25,7 +25,7 @@ from yara_testing.fixtures import (  # noqa: F401  (fixtures are found by name)
     yara_session,
     yara_transactional_db,
 )
-from yara_testing.nplusone import Detector
+from yara_testing.nplusone import Detector, Finding
 from yara_testing.recorder import QueryLog, recorder
 from yara_testing.report import ItemProgress, write_reports
 from yara_testing.session import STATE, PluginState, Settings
@@ -230,7 +230,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         with rec.capture(body):
             result = yield
     except BaseException:
-        item.stash[FINDINGS] = [f.message for f in detector.findings()]
+        item.stash[FINDINGS] = detector.findings()
         raise
     finally:
         rec.listeners.remove(detector)
@@ -249,7 +249,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
             f"\n{body}"
         )
     findings = detector.findings()
-    item.stash[FINDINGS] = [f.message for f in findings]
+    item.stash[FINDINGS] = findings
     nplusone = [f for f in findings if f.is_nplusone]
     mode = state.settings.nplusone
     if nplusone and mode != "off" and item.get_closest_marker("yara_no_nplusone") is None:
@@ -276,7 +276,7 @@ def _warn_at(message: str, location: str) -> None:
     warnings.warn_explicit(YaraNPlusOneWarning(message), YaraNPlusOneWarning, filename, int(line))
 
 
-FINDINGS = pytest.StashKey[list[str]]()
+FINDINGS = pytest.StashKey[list[Finding]]()
 
 
 @pytest.hookimpl(trylast=True)  # after the fixtures' teardown, which may still use the database
@@ -302,7 +302,14 @@ def pytest_runtest_makereport(
         progress.phase_done(call.when, len(log), report)
         if call.when == "teardown":
             state: PluginState = item.config.stash[STATE]
-            state.report.add(item.nodeid, log, item.stash.get(FINDINGS, []), progress)
+            findings = item.stash.get(FINDINGS, [])
+            state.report.add(
+                item.nodeid,
+                log,
+                [f.message for f in findings if f.is_nplusone],
+                progress,
+                hints=[f.message for f in findings if not f.is_nplusone],
+            )
     return report
 
 

@@ -93,6 +93,8 @@ class TestEntry:
     outcome: str = "passed"  # one of OUTCOMES
     nplusone: list[str] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    # Not N+1s and never failures: the same single-row write repeated from one line.
+    hints: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +110,7 @@ class SessionReport:
         log: QueryLog,
         nplusone: list[str],
         progress: ItemProgress | None = None,
+        hints: list[str] | None = None,
     ) -> None:
         progress = progress or ItemProgress()
         self.tests.append(
@@ -118,6 +121,7 @@ class SessionReport:
                 gil_held=log.total_gil_held,
                 io=log.total_io,
                 nplusone=nplusone,
+                hints=hints or [],
                 outcome=progress.outcome,
                 statements=[
                     {
@@ -192,6 +196,11 @@ class SessionReport:
         if suspects:
             out.append("N+1 suspects:")
             for test, message in suspects:
+                out.append(f"  {test}: {message}")
+        hints = [(t.test, message) for t in tests for message in t.hints]
+        if hints:
+            out.append("hints:")
+            for test, message in hints:
                 out.append(f"  {test}: {message}")
         return out
 
