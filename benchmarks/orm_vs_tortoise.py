@@ -45,7 +45,7 @@ class TBook(TModel):
 
 
 class YAuthor(yara_orm.Model):
-    id = yfields.IntField(pk=True)
+    id = yfields.IntField(primary_key=True)
     name = yfields.CharField(max_length=100)
 
     class Meta:
@@ -53,7 +53,7 @@ class YAuthor(yara_orm.Model):
 
 
 class YBook(yara_orm.Model):
-    id = yfields.IntField(pk=True)
+    id = yfields.IntField(primary_key=True)
     title = yfields.CharField(max_length=200)
     price = yfields.DecimalField(max_digits=10, decimal_places=2)
     rating = yfields.FloatField()

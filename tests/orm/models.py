@@ -9,7 +9,7 @@ from yara_orm import Model, fields
 
 
 class Author(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
     born = fields.DateField(null=True)
 
@@ -22,7 +22,7 @@ class Tag(Model):
 
 
 class Book(Model):
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     title = fields.CharField(max_length=200)
     author = fields.ForeignKeyField("Author", related_name="books")
     price = fields.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
@@ -50,7 +50,7 @@ class Priority(enum.IntEnum):
 
 
 class Event(Model):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     kind = fields.CharEnumField(Kind)
     priority = fields.IntEnumField(Priority, default=Priority.LOW)
     payload = fields.JSONField(null=True)
@@ -77,3 +77,12 @@ class Note(Stamped):
     parent = fields.ForeignKeyField(
         "Note", related_name="children", null=True, on_delete=fields.SET_NULL
     )
+
+
+class BadlyOrdered(Model):
+    """Its Meta.ordering names a field it does not have: queries say so."""
+
+    label = fields.CharField(max_length=10)
+
+    class Meta:
+        ordering = ("missing",)

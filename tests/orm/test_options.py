@@ -13,7 +13,7 @@ from yara_orm import IntegrityError, Model, YaraOrm, connections, fields, in_tra
 
 
 class Shelf(Model):
-    label = fields.CharField(max_length=20, index=True, description="what is written on it")
+    label = fields.CharField(max_length=20, db_index=True, description="what is written on it")
 
     class Meta:
         table = "shelves"

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.orm.models import Author, Book, Tag
+from tests.orm.models import Author, BadlyOrdered, Book, Tag
 from yara_orm import (
     Avg,
+    ConfigurationError,
     Count,
     DoesNotExist,
     F,
@@ -161,6 +162,18 @@ async def test_aggregates_annotate_and_group_by(shop: dict[str, Author]) -> None
     assert isinstance(ada.mean, Decimal) and ada.mean == Decimal("7.75")
     average = await Book.filter(rating__not_isnull=True).annotate(avg=Avg("rating")).values("avg")
     assert average[0]["avg"] == pytest.approx(4.125)
+
+
+async def test_ordering_by_a_to_many_relation_itself_is_refused(shop: dict[str, Author]) -> None:
+    with pytest.raises(FieldError, match=r"to-many relation 'books'.*'books__id'"):
+        await Author.all().order_by("books")
+    with pytest.raises(FieldError, match="to-many relation 'tags'"):
+        await Book.all().order_by("-tags")
+    with pytest.raises(ConfigurationError, match=r"BadlyOrdered.Meta.ordering: .*\"missing\""):
+        await BadlyOrdered.all()
+    # A forward relation orders by its key, as its column does.
+    by_author = await Book.all().order_by("author", "title").values_list("author_id", flat=True)
+    assert list(by_author) == sorted(by_author)
 
 
 async def test_ordering_by_a_to_many_path_orders_by_each_related_row(

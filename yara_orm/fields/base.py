@@ -8,6 +8,9 @@ that the dialect turns into a column type. `Field[T]` is generic, as in Tortoise
 from __future__ import annotations
 
 import enum
+import os
+import sys
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -71,6 +74,20 @@ SET_DEFAULT = OnDelete.SET_DEFAULT
 NO_ACTION = OnDelete.NO_ACTION
 
 
+def user_stacklevel() -> int:
+    """The `stacklevel` of the first caller outside yara_orm's field classes, so a warning
+    about a field's arguments points at the model that declared it."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_FIELDS_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+_FIELDS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 class Field(Generic[VALUE]):
     """A model attribute stored in one column."""
 
@@ -81,6 +98,9 @@ class Field(Generic[VALUE]):
     has_column: ClassVar[bool] = True
     #: True for relation fields (FK, O2O, M2M and their reverses).
     is_relation: ClassVar[bool] = False
+    #: Not None for types no index can cover (text, binary, JSON): what to say after "can't be
+    #: indexed" when unique= or db_index= asks for one.
+    unindexable: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -105,6 +125,21 @@ class Field(Generic[VALUE]):
             raise ConfigurationError(f"{name} can't set both primary_key and pk")
         if index is not None and db_index is not None and bool(index) != bool(db_index):
             raise ConfigurationError(f"{name} can't set both db_index and index")
+        # Tortoise 1.x's spellings, deprecated there too: the same warnings.
+        if pk is not None:
+            warnings.warn(
+                "`pk` is deprecated, please use `primary_key` instead",
+                DeprecationWarning,
+                stacklevel=user_stacklevel(),
+            )
+        if index is not None:
+            warnings.warn(
+                "`index` is deprecated, please use `db_index` instead",
+                DeprecationWarning,
+                stacklevel=user_stacklevel(),
+            )
+        if self.unindexable is not None and (unique or index or db_index):
+            raise ConfigurationError(f"{name} can't be indexed{self.unindexable}")
         self.pk = bool(primary_key if primary_key is not None else pk)
         if null and self.pk:
             raise ConfigurationError(f"{name} can't be both null=True and primary_key=True")

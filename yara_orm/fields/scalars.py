@@ -7,13 +7,14 @@ import datetime as dt
 import enum
 import json
 import uuid
+import warnings
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, TypeVar
 
 from yara_orm import timezone
 from yara_orm.exceptions import ConfigurationError
-from yara_orm.fields.base import NO_DEFAULT, Field
+from yara_orm.fields.base import NO_DEFAULT, Field, user_stacklevel
 
 
 class IntField(Field[Any]):
@@ -154,6 +155,16 @@ def _no_nul(field: Field[Any], value: str) -> str:
 class TextField(Field[Any]):
     db_kind: ClassVar[str] = "text"
     python_types: ClassVar[tuple[type, ...]] = (str,)
+    unindexable: ClassVar[str | None] = ", consider CharField"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("primary_key") or kwargs.get("pk"):
+            warnings.warn(
+                "TextField as a PrimaryKey is Deprecated, use CharField instead",
+                DeprecationWarning,
+                stacklevel=user_stacklevel(),
+            )
+        super().__init__(*args, **kwargs)
 
     def coerce(self, value: Any) -> Any:
         return _as_text(self, value)
@@ -175,6 +186,7 @@ class BooleanField(Field[Any]):
 class BinaryField(Field[Any]):
     db_kind: ClassVar[str] = "binary"
     python_types: ClassVar[tuple[type, ...]] = (bytes,)
+    unindexable: ClassVar[str | None] = ""
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, bytearray | memoryview):
@@ -315,6 +327,7 @@ class JSONField(Field[JSON_VALUE]):
     value) replace the json module's."""
 
     db_kind: ClassVar[str] = "json"
+    unindexable: ClassVar[str | None] = ""
 
     def __init__(
         self,

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError, IntegrityError, OperationalError, ParamsError
+from yara_orm.exceptions import (
+    ConfigurationError,
+    FieldError,
+    IntegrityError,
+    OperationalError,
+    ParamsError,
+)
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
@@ -389,12 +395,19 @@ class Statements:
     def order_terms(self, compiler: Compiler) -> list[tuple[str, bool]]:
         """(expression, descending) per ordering key."""
         terms = []
+        from_meta = self.query._order is None
         for name in self.query._ordering():
             key = name.lstrip("-")
-            if key in self.query._annotations:
-                column = self._annotation_order_term(compiler, key)
-            else:
-                column = compiler.column_for_path(key, comparable=True)
+            try:
+                if key in self.query._annotations:
+                    column = self._annotation_order_term(compiler, key)
+                else:
+                    _refuse_ordering_by_to_many(self.model, key)
+                    column = compiler.column_for_path(key, comparable=True)
+            except FieldError as error:
+                if not from_meta:
+                    raise
+                raise ConfigurationError(f"{self.model.__name__}.Meta.ordering: {error}") from None
             terms.append((column, name.startswith("-")))
         return terms
 
@@ -690,3 +703,20 @@ def row_count(what: str, count: Any) -> int:
             f"from 0 to 2**63 - 1, not {count!r}"
         )
     return count
+
+
+def _refuse_ordering_by_to_many(model: type[Model], path: str) -> None:
+    """Ordering by a reverse foreign key or a many-to-many relation itself would repeat each
+    row once per related row; Tortoise refuses it too."""
+    owner: Any = model
+    field = None
+    for part in path.split("__"):
+        field = owner._meta.fields.get(part) if owner is not None else None
+        if field is None:
+            return  # not a relation path: column_for_path says what is wrong
+        owner = getattr(field, "related_model", None)
+    if field is not None and field.is_relation and not field.has_column:
+        raise FieldError(
+            f"cannot order {model.__name__} by the to-many relation {path!r}: order by one of "
+            f"its fields instead (e.g. '{path}__id')"
+        )

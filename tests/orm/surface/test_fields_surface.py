@@ -283,8 +283,14 @@ def test_field_generics_are_subscriptable() -> None:
 
 
 def test_tortoise_spellings_of_options() -> None:
-    assert fields.IntField(pk=True).pk and fields.IntField(primary_key=True).pk
-    assert fields.CharField(index=True).index and fields.CharField(db_index=True).index
+    # Tortoise 1.x deprecates pk= and index=, with these warnings, pointing at the caller.
+    with pytest.warns(DeprecationWarning, match="`pk` is deprecated") as warned:
+        assert fields.IntField(pk=True).pk
+    assert warned[0].filename == __file__
+    assert fields.IntField(primary_key=True).pk
+    with pytest.warns(DeprecationWarning, match="`index` is deprecated, please use `db_index`"):
+        assert fields.CharField(index=True).index
+    assert fields.CharField(db_index=True).index
     with pytest.raises(ConfigurationError, match="primary_key and pk"):
         fields.IntField(pk=True, primary_key=False)
     with pytest.raises(ConfigurationError, match="db_index and index"):
@@ -354,3 +360,23 @@ async def test_bulk_create_of_rows_that_leave_every_column_to_the_database(orm: 
     mixed = await AllDefaults.bulk_create([AllDefaults(), AllDefaults(count=1)])
     assert [o.pk is not None for o in mixed] == [True, True]
     assert sorted(await AllDefaults.all().values_list("count", flat=True)) == [1, 7, 7, 7, 7]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: fields.TextField(db_index=True), "TextField can't be indexed, consider CharField"),
+        (lambda: fields.TextField(unique=True), "TextField can't be indexed, consider CharField"),
+        (lambda: fields.BinaryField(unique=True), "BinaryField can't be indexed"),
+        (lambda: fields.JSONField(db_index=True), "JSONField can't be indexed"),
+    ],
+)
+def test_types_no_index_can_cover_refuse_one(make: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make()
+
+
+def test_text_primary_key_is_deprecated_but_works() -> None:
+    with pytest.warns(DeprecationWarning, match="TextField as a PrimaryKey is Deprecated"):
+        field = fields.TextField(primary_key=True)
+    assert field.pk and field.unique
