@@ -10,8 +10,8 @@ kill -9. Both processes hold an flock() on the directory's `lock` file, so a dir
 lock nobody holds is a leftover of a run that died with its keeper; the next start removes it.
 
 A kept cluster (`--yara-reuse-db`) has a directory per project and stays up for the next run.
-One whose server died (a stale socket and postmaster.pid) is started again, one that cannot
-start is rebuilt, and `--yara-create-db` drops it.
+One whose server died (a stale socket and postmaster.pid) is started again, and
+`--yara-create-db` drops and rebuilds it.
 
 Only the standard library here: the keeper runs as `python -I local_cluster.py` without
 importing the package.
@@ -183,10 +183,10 @@ def kept_directory(rootdir: str | os.PathLike[str]) -> Path:
     return base_directory() / (KEEP_PREFIX + hashlib.sha256(key).hexdigest()[:12])
 
 
-def _lock(directory: Path, wait: bool) -> int:
+def _lock(directory: Path, wait: bool, create: bool = True) -> int:
     import fcntl  # Unix only, as the local cluster is: the plugin imports on Windows too
 
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / "lock", os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except OSError:
@@ -212,7 +212,7 @@ def remove_stale(base: Path | None = None) -> list[Path]:
     removed = []
     for directory in sorted((base or base_directory()).glob(RUN_PREFIX + "*")):
         try:
-            fd = _lock(directory, wait=False)
+            fd = _lock(directory, wait=False, create=False)
         except FileNotFoundError:
             # No lock file: being made right now, unless it is old.
             with contextlib.suppress(OSError):
@@ -346,8 +346,10 @@ def start_kept(
     settings: tuple[str, ...] = (),
     rebuild: bool = False,
 ) -> Cluster:
-    """The project's kept cluster: reused while it runs with the same settings, started again
-    when it died, rebuilt when it cannot start or `rebuild` (--yara-create-db) asks."""
+    """The project's kept cluster: reused while it runs with the same settings, restarted
+    when they changed, started again when its server died, rebuilt when `rebuild`
+    (--yara-create-db) asks. One that cannot start is an error saying how to rebuild it: it
+    is not thrown away unasked."""
     user = server_user()
     base = base_directory()
     removed = remove_stale(base)

@@ -234,8 +234,11 @@ class Field(Generic[VALUE]):
         """Turn an acceptable value of another type into this field's type, or fail."""
         raise self.fail(value, f"is not a valid {type(self).__name__} value")
 
-    def validate(self, value: Any) -> Any:
-        """Check (and normalise) a Python value for this field; return what to store."""
+    def validate(self, value: Any, run_validators: bool = True) -> Any:
+        """Check (and normalise) a Python value for this field; return what to store.
+        `run_validators=False` when building an instance: as in Tortoise, `validators=` run
+        when the value is written (save, update), so an instance may hold a value it cannot
+        save yet."""
         if value is None:
             if self.null or self.generated:
                 return None
@@ -248,7 +251,7 @@ class Field(Generic[VALUE]):
         if not isinstance(value, self.python_types):
             value = self.coerce(value)
         value = self.check(value)
-        if self.validators:
+        if self.validators and run_validators:
             self.run_validators(value)
         return value
 

@@ -120,10 +120,10 @@ class ForeignKeyField(RelationField[MODEL]):
     def type_arguments(self) -> dict[str, Any]:
         return self.target_field.type_arguments()
 
-    def validate(self, value: Any) -> Any:
+    def validate(self, value: Any, run_validators: bool = True) -> Any:
         if value is None:
-            return super().validate(value)
-        return self.target_field.validate(value)
+            return super().validate(value, run_validators)
+        return self.target_field.validate(value, run_validators)
 
     def key_of(self, target: Model) -> Any:
         """The value this field stores for `target`."""

@@ -358,10 +358,10 @@ class JSONField(Field[JSON_VALUE]):
                 return text
         return value
 
-    def validate(self, value: Any) -> Any:
+    def validate(self, value: Any, run_validators: bool = True) -> Any:
         if isinstance(value, str | bytes):
             value = self.coerce(value)
-        return super().validate(value)
+        return super().validate(value, run_validators)
 
     def check(self, value: Any) -> Any:
         try:
@@ -422,10 +422,10 @@ class _EnumField(Field[Any]):
             valid = ", ".join(repr(member.value) for member in self.enum_type)
             raise self.fail(value, f"is not one of {valid}") from None
 
-    def validate(self, value: Any) -> Any:
+    def validate(self, value: Any, run_validators: bool = True) -> Any:
         if value is not None and not isinstance(value, self.enum_type):
             value = self.coerce(value)
-        return super().validate(value)
+        return super().validate(value, run_validators)
 
     def to_db(self, value: Any) -> Any:
         return None if value is None else value.value

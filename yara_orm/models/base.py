@@ -201,13 +201,15 @@ class Model(metaclass=ModelMeta):
                     continue
                 value = kwargs.get(field.attname)
                 if value is not None:
-                    value = field.validate(value)
+                    value = field.validate(value, run_validators=False)
                 state[field.attname] = value
                 continue
             if field.name in kwargs:
                 value = kwargs[field.name]
                 state[field.name] = (
-                    value if isinstance(value, Expression) else field.validate(value)
+                    value
+                    if isinstance(value, Expression)
+                    else field.validate(value, run_validators=False)
                 )
             elif field.has_default():
                 default = field.default
@@ -215,7 +217,7 @@ class Model(metaclass=ModelMeta):
                     waiting[field.name] = default  # awaited on save
                     state[field.name] = None
                 else:
-                    state[field.name] = field.validate(field.default_value())
+                    state[field.name] = field.validate(field.default_value(), False)
             elif field.has_db_default():
                 state[field.name] = DatabaseDefault(field)
             else:
