@@ -421,7 +421,6 @@ class Model(metaclass=ModelMeta):
     ) -> tuple[Self, bool]:
         """The row matching `kwargs` updated with `defaults`, or a new one with both. A row
         inserted or deleted by a racing task meanwhile is handled, as in Tortoise."""
-        _merged_defaults(kwargs, defaults)
         from yara_orm.transactions import in_transaction
 
         for attempt in range(3):
@@ -429,10 +428,18 @@ class Model(metaclass=ModelMeta):
                 db = using_db or client
                 found = await cls.filter(**kwargs).using_db(db).select_for_update().get_or_none()
                 if found is not None:
-                    for key, value in (defaults or {}).items():
+                    # As in Tortoise, defaults update the row found (a conflict with kwargs is
+                    # only checked before creating one); the key it already has is no update.
+                    changes = {
+                        key: value
+                        for key, value in (defaults or {}).items()
+                        if not (key in ("pk", cls._meta.pk.name) and value == found.pk)
+                    }
+                    for key, value in changes.items():
                         setattr(found, key, value)
-                    await found.save(using_db=db, update_fields=list(defaults or {}) or None)
+                    await found.save(using_db=db, update_fields=list(changes) or None)
                     return found, False
+            _merged_defaults(kwargs, defaults)
             if attempt == 2:
                 break
             instance, created = await cls.get_or_create(defaults, using_db, **kwargs)

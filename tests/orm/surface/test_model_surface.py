@@ -15,6 +15,7 @@ from yara_orm import (
     FieldError,
     IntegrityError,
     OperationalError,
+    ParamsError,
     connections,
     in_transaction,
 )
@@ -50,6 +51,17 @@ async def test_update_or_create_updates_the_found_row(orm: str) -> None:
     assert not created_again and updated.pk == team.pk
     loaded = await Team.get(name="a")
     assert (loaded.rank, loaded.motto) == (2, "go")
+    # Defaults taken from the row itself (its key included) update it.
+    row = dict(loaded)
+    again, created = await Team.update_or_create(dict(row, rank=3), id=row["id"])
+    assert again.pk == team.pk
+    assert not created and (await Team.get(pk=team.pk)).rank == 3
+    # The row found is updated even where defaults differ from the lookup (as in Tortoise);
+    # only creating checks the two agree.
+    await Team.update_or_create(id=row["id"], rank=3, defaults={"rank": 4})
+    assert (await Team.get(pk=team.pk)).rank == 4
+    with pytest.raises(ParamsError, match="Conflict value with key='id'"):
+        await Team.update_or_create(id=row["id"] + 100, defaults=row)
 
 
 async def test_create_and_get_or_create_on_a_transaction(orm: str) -> None:
