@@ -6,6 +6,7 @@ from __future__ import annotations
 import abc
 import ipaddress
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,6 +168,10 @@ def _to_ascii(domain: str) -> str | None:
         return None
 
 
+def _idna_character(character: str) -> bool:
+    return character in ".-" or unicodedata.category(character)[0] in "LMN"
+
+
 class DomainNameValidator(Validator):
     """A public domain name (`example.com`); internationalised names when `accept_idna`."""
 
@@ -177,7 +182,9 @@ class DomainNameValidator(Validator):
         if not isinstance(value, str) or not value or len(value) > 255:
             return False
         if not value.isascii():
-            if not self.accept_idna:
+            # IDNA 2008 allows letters, marks and digits; Python's idna codec (IDNA 2003)
+            # would also take symbols such as emoji.
+            if not self.accept_idna or not all(_idna_character(c) for c in value):
                 return False
             converted = _to_ascii(value)
             if converted is None:

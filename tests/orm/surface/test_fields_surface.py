@@ -23,12 +23,14 @@ from yara_orm.fields.relational import ForeignKeyFieldInstance, ManyToManyFieldI
 from yara_orm.validators import (
     CommaSeparatedIntegerListValidator,
     EmailValidator,
+    InvalidDomainName,
     InvalidEmailAddress,
     InvalidScheme,
     InvalidURL,
     MaxValueValidator,
     MinValueValidator,
     RegexValidator,
+    validate_domain_name,
     validate_ipv6_address,
     validate_ipv46_address,
     validate_url,
@@ -117,6 +119,9 @@ def test_validators_on_their_own() -> None:
     EmailValidator(allowed_domains=["localhost"])("root@localhost")
     with pytest.raises(InvalidEmailAddress):
         EmailValidator(allowed_domains=["example.org"])("root@example.com")
+    validate_domain_name("münchen.de")
+    with pytest.raises(InvalidDomainName):
+        validate_domain_name("\N{PERSONAL COMPUTER}.tech")  # a symbol, not a letter
 
 
 def test_a_field_keeps_its_validators() -> None:
