@@ -74,6 +74,13 @@ SET_DEFAULT = OnDelete.SET_DEFAULT
 NO_ACTION = OnDelete.NO_ACTION
 
 
+def native_reader(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a built-in field's `to_python_value`: rows are decoded by the engine, so reads
+    do not go through it (only a user's override routes every read through its own)."""
+    method.native = True  # type: ignore[attr-defined]
+    return method
+
+
 def user_stacklevel() -> int:
     """The `stacklevel` of the first caller outside yara_orm's field classes, so a warning
     about a field's arguments points at the model that declared it."""
@@ -316,7 +323,8 @@ class Field(Generic[VALUE]):
     def _route_reads_through_to_python_value(self) -> None:
         """A subclass overriding `to_python_value` reads every value through it; the
         field's own reading stays reachable from `super().to_python_value()`."""
-        if type(self).to_python_value is not Field.to_python_value:
+        reader = type(self).to_python_value
+        if reader is not Field.to_python_value and not getattr(reader, "native", False):
             if "_native_from_db" not in self.__dict__:
                 self.__dict__["_native_from_db"] = self.from_db
             self.from_db = self.to_python_value

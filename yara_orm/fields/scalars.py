@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 from yara_orm import timezone
 from yara_orm.exceptions import ConfigurationError
-from yara_orm.fields.base import NO_DEFAULT, Field, user_stacklevel
+from yara_orm.fields.base import NO_DEFAULT, Field, native_reader, user_stacklevel
 
 
 class IntField(Field[Any]):
@@ -75,7 +75,7 @@ class DecimalField(Field[Any]):
     db_kind: ClassVar[str] = "decimal"
     python_types: ClassVar[tuple[type, ...]] = (Decimal,)
 
-    def __init__(self, max_digits: int = 18, decimal_places: int = 2, **kwargs: Any) -> None:
+    def __init__(self, max_digits: int, decimal_places: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if int(max_digits) < 1:
             raise ConfigurationError("DecimalField: 'max_digits' must be >= 1")
@@ -89,6 +89,14 @@ class DecimalField(Field[Any]):
 
     def type_arguments(self) -> dict[str, Any]:
         return {"max_digits": self.max_digits, "decimal_places": self.decimal_places}
+
+    @native_reader
+    def to_python_value(self, value: Any) -> Any:
+        """A stored value as this field's Decimal, at its scale (`"100"` -> `100.00`)."""
+        if value is None:
+            return None
+        decimal = value if isinstance(value, Decimal) else self.coerce(value)
+        return decimal.quantize(self._quantum)
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, bool):

@@ -391,3 +391,17 @@ def test_text_primary_key_is_deprecated_but_works() -> None:
     with pytest.warns(DeprecationWarning, match="TextField as a PrimaryKey is Deprecated"):
         field = fields.TextField(primary_key=True)
     assert field.pk and field.unique
+
+
+def test_decimal_field_needs_its_precision_and_reads_at_its_scale() -> None:
+    with pytest.raises(TypeError, match="'max_digits' and 'decimal_places'"):
+        fields.DecimalField()  # type: ignore[call-arg]
+    price = fields.DecimalField(max_digits=12, decimal_places=2)
+    assert [str(price.to_python_value(v)) for v in ("100", "12.3456", 0)] == [
+        "100.00",
+        "12.35",
+        "0.00",
+    ]
+    assert price.to_python_value(None) is None
+    # Rows are decoded by the engine: the built-in reader is not put on the read path.
+    assert price.from_db is None
