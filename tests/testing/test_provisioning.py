@@ -101,7 +101,9 @@ from pathlib import Path
 
 
 def test_sleeps(yara_db):
-    Path("url.txt").write_text(yara_db.url)
+    # Written whole, then renamed: the watching test never reads a half-written file.
+    Path("url.tmp").write_text(yara_db.url)
+    Path("url.tmp").rename("url.txt")
     if os.environ.get("YARA_T_CRASH"):
         os.abort()  # a crashed interpreter
     time.sleep(120)
@@ -226,7 +228,9 @@ async def test_x(yara_db):
         "SELECT (SELECT system_identifier FROM pg_control_system()), oid "
         "FROM pg_database WHERE datname = current_database()"
     )
-    Path("url.txt").write_text(yara_db.url)
+    # Written whole, then renamed: the watching test never reads a half-written file.
+    Path("url.tmp").write_text(yara_db.url)
+    Path("url.tmp").rename("url.txt")
     with Path("ids.txt").open("a") as out:
         out.write(f"{system}/{oid} ")
     from app_models import Author
