@@ -310,18 +310,19 @@ class Connections:
 
     def base(self, name: str = "default") -> DatabaseClient:
         """The client outside any transaction."""
-        try:
-            return self._clients[name]
-        except KeyError:
-            if not self._clients:
-                for guard in _unbound_guards:
-                    guard(name)
-                raise ConfigurationError(
-                    "yara-orm is not initialised: call `await YaraOrm.init(url)` first"
-                ) from None
+        client = self._clients.get(name)
+        if client is not None:
+            return client
+        # Raised outside an `except` block: a guard's refusal must not show a KeyError.
+        if not self._clients:
+            for guard in _unbound_guards:
+                guard(name)
             raise ConfigurationError(
-                f"no connection named {name!r}; known: {', '.join(sorted(self._clients))}"
-            ) from None
+                "yara-orm is not initialised: call `await YaraOrm.init(url)` first"
+            )
+        raise ConfigurationError(
+            f"no connection named {name!r}; known: {', '.join(sorted(self._clients))}"
+        )
 
     def default_name(self) -> str:
         """The connection meant when none is named: "default", or the only one there is
