@@ -254,6 +254,10 @@ async def test_date_parts(orm: str) -> None:
     found = Book.filter(published__quarter=4, published__week=1, published__second=30)
     assert await found.count() == 1
     assert await Book.filter(published__quarter=3).count() == 0
+    assert await Book.filter(published__microsecond=900_000).count() == 1
+    assert await Book.filter(published__microsecond=0).count() == 0
+    whole = await Book.create(title="Whole", author=ada, published=moment.replace(microsecond=0))
+    assert await Book.filter(published__microsecond=0).get() == whole
 
 
 async def test_queryset_contains_and_refusals(shelf: Author) -> None:

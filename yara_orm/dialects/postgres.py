@@ -72,6 +72,9 @@ class PostgresDialect(Dialect):
         return f"{column} = ANY({self.placeholder(len(params))})"
 
     def date_part(self, column: str, part: str) -> str:
+        if part == "microsecond":
+            # EXTRACT(MICROSECONDS) counts the whole seconds too.
+            return f"(CAST(EXTRACT(MICROSECONDS FROM {column}) AS INTEGER) % 1000000)"
         # FLOOR: seconds carry a fraction, and a cast would round 59.7 up to 60.
         return f"CAST(FLOOR(EXTRACT({part.upper()} FROM {column})) AS INTEGER)"
 

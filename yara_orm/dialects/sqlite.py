@@ -136,6 +136,12 @@ class SqliteDialect(Dialect):
     def date_part(self, column: str, part: str) -> str:
         if part == "quarter":
             return f"((CAST(strftime('%m', {column}) AS INTEGER) + 2) / 3)"
+        if part == "microsecond":
+            # strftime('%f') stops at milliseconds; stored values carry six digits after '.'.
+            return (
+                f"(CASE WHEN instr({column}, '.') > 0 THEN "
+                f"CAST(substr({column}, instr({column}, '.') + 1, 6) AS INTEGER) ELSE 0 END)"
+            )
         return f"CAST(strftime('{DATE_PARTS[part]}', {column}) AS INTEGER)"
 
     def regex(self, column: str, pattern: str, insensitive: bool) -> str:

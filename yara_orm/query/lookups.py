@@ -13,7 +13,17 @@ if TYPE_CHECKING:
     from yara_orm.fields.base import Field
     from yara_orm.query.compiler import Compiler
 
-DATE_PARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
+DATE_PARTS = (
+    "year",
+    "quarter",
+    "month",
+    "week",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "microsecond",
+)
 
 # Lookups: (compiler, column SQL, field or None, value) -> condition SQL.
 Lookup = Callable[["Compiler", str, "Field[Any] | None", Any], str]
