@@ -127,7 +127,7 @@ class CharField(Field[Any]):
     db_kind: ClassVar[str] = "char"
     python_types: ClassVar[tuple[type, ...]] = (str,)
 
-    def __init__(self, max_length: int = 255, **kwargs: Any) -> None:
+    def __init__(self, max_length: int, **kwargs: Any) -> None:
         if max_length < 1:
             raise ConfigurationError("CharField: 'max_length' must be >= 1")
         super().__init__(**kwargs)

@@ -300,14 +300,14 @@ def test_tortoise_spellings_of_options() -> None:
     assert warned[0].filename == __file__
     assert fields.IntField(primary_key=True).pk
     with pytest.warns(DeprecationWarning, match="`index` is deprecated, please use `db_index`"):
-        assert fields.CharField(index=True).index
-    assert fields.CharField(db_index=True).index
+        assert fields.CharField(max_length=5, index=True).index
+    assert fields.CharField(max_length=5, db_index=True).index
     with pytest.raises(ConfigurationError, match="primary_key and pk"):
         fields.IntField(pk=True, primary_key=False)
     with pytest.raises(ConfigurationError, match="db_index and index"):
-        fields.CharField(index=True, db_index=False)
+        fields.CharField(max_length=5, index=True, db_index=False)
     # Tortoise spells "no default" default=None.
-    assert not fields.CharField(default=None).has_default()
+    assert not fields.CharField(max_length=5, default=None).has_default()
     assert Team._meta.fields_map["name"].model_field_name == "name"
     # The module names Tortoise code imports from.
     assert CharField is fields.CharField
@@ -393,9 +393,11 @@ def test_text_primary_key_is_deprecated_but_works() -> None:
     assert field.pk and field.unique
 
 
-def test_decimal_field_needs_its_precision_and_reads_at_its_scale() -> None:
+def test_char_and_decimal_fields_need_their_size_and_decimals_read_at_their_scale() -> None:
     with pytest.raises(TypeError, match="'max_digits' and 'decimal_places'"):
         fields.DecimalField()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'max_length'"):
+        fields.CharField()  # type: ignore[call-arg]
     price = fields.DecimalField(max_digits=12, decimal_places=2)
     assert [str(price.to_python_value(v)) for v in ("100", "12.3456", 0)] == [
         "100.00",
