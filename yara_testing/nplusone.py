@@ -102,7 +102,9 @@ class Detector:
             found.append(
                 Finding(
                     "repeated-sql",
-                    f"N+1 suspect: the same query ran {count} times from {location}: {sql}",
+                    f"N+1 suspect: the same query ran {count} times from {location}: {sql}; "
+                    "load the rows in one query instead (`filter(<field>__in=[...])`, "
+                    "`in_bulk()`), or prefetch what the loop reads",
                     location,
                     count,
                 )

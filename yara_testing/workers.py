@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from yara_testing.provisioning import drop_database
+from yara_testing.session import reuse_note
 
 if TYPE_CHECKING:
     from yara_testing.session import DatabaseSession, PluginState
@@ -59,10 +60,7 @@ def describe(state: PluginState, summaries: list[dict[str, Any]]) -> str:
         where = f"{' and '.join(patterns)} ({len(names)} databases)"
     templates = sorted({t for s in summaries for t in s["templates"]})
     cloned = f" cloned from {', '.join(templates)}" if templates else ""
-    kept = ""
-    if state.settings.reuse and backend == "postgres":
-        reused = all(s["kept"] for s in summaries)
-        kept = f" ({'kept' if reused else 'rebuilt'}: --yara-reuse-db)"
+    kept = reuse_note(state.settings, backend, all(s["kept"] for s in summaries))
     server = state.server.seconds if state.server is not None else 0.0
     provisioning = server + max(s["provisioning"] for s in summaries)
     schema = max(s["schema"] for s in summaries)

@@ -416,3 +416,28 @@ def test_time_zone_settings_an_app_changes_end_with_its_test(app: Runner) -> Non
         """,
     )
     result.assert_outcomes(passed=2)
+
+
+def test_an_init_at_import_time_is_an_error_and_touches_nothing(
+    app: Runner, pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    app_db = tmp_path / "app" / "app.db"
+    app_db.parent.mkdir()  # so an init that went through would create the file
+    pytester.makepyfile(my_app=_app(tmp_path, f"sqlite:///{app_db}"))
+    result = app(
+        test_import_init="""
+        import asyncio
+
+        import my_app
+        from app_models import Author
+
+        asyncio.run(my_app.lifespan_start())  # at collection time, before the session
+
+
+        async def test_a(yara_db):
+            await Author.create(name="a")
+        """
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*YaraOrm.init was called before the test session started*"])
+    assert not app_db.exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from tests.testing.conftest import Runner
 
 SETUP = """
@@ -40,7 +44,7 @@ async def test_max(yara_db):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*expected exactly 1 queries, ran 4:*",
+            "*expected exactly 1 query, ran 4:*",
             '*1. SELECT t0."id", t0."title", t0."author_id" FROM "book" t0*',
             "*at test_counts.py:1[0-9]*",
             "*params: [[]1, 1[]]*",
@@ -140,7 +144,7 @@ async def test_too_slow(books):
     result.stdout.no_fnmatch_line("*pytest_plugin.py*")
 
 
-def test_nplusone_option_applies_to_every_test(app: Runner) -> None:
+def test_nplusone_option_applies_to_every_test(app: Runner, pytester: pytest.Pytester) -> None:
     files = {
         "test_global": SETUP
         + """
@@ -160,7 +164,12 @@ async def test_opted_out(yara_db):
         await book.author
 """
     }
-    app("--yara-nplusone=error", **files).assert_outcomes(passed=1, failed=1)
+    errors = app("--yara-nplusone=error", "--yara-report=report.json", **files)
+    errors.assert_outcomes(passed=1, failed=1)
+    # The exempt test is not listed as an N+1 suspect either.
+    tests = json.loads((pytester.path / "report.json").read_text())["tests"]
+    exempt = [t for t in tests if t["test"].endswith("test_opted_out")]
+    assert exempt and exempt[0]["nplusone"] == []
     warned = app("--yara-nplusone=warn")
     warned.assert_outcomes(passed=2, warnings=1)
     # The warning points at the line of the test that loaded lazily, not at the plugin.
@@ -323,4 +332,4 @@ async def test_max(yara_db, yara_assert_max_num_queries):
 """
     )
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*expected at most 1 queries, ran 2:*"])
+    result.stdout.fnmatch_lines(["*expected at most 1 query, ran 2:*"])

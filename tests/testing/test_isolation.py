@@ -307,7 +307,13 @@ def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> Non
         """
     )
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*Database access not allowed*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*Database access not allowed (at test_blocker.py:*): refused by "
+            "yara_db_blocker.block()*",
+            "*Database access not allowed (at test_blocker.py:*): use the `yara_db` fixture*",
+        ]
+    )
 
 
 def test_a_refused_statement_never_reaches_the_database(app: Runner) -> None:

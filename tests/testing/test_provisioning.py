@@ -278,7 +278,7 @@ def test_the_kept_cluster_restarts_when_its_server_died_and_create_db_rebuilds_i
     third = _local(pytester, "--yara-reuse-db", "--yara-create-db")
     third.assert_outcomes(passed=1)
     third.stdout.fnmatch_lines(
-        ["*(rebuilt: --yara-reuse-db)*", f"*(dropped the kept cluster in {directory} *"]
+        ["*(rebuilt: --yara-create-db)*", f"*(dropped the kept cluster in {directory} *"]
     )
     fourth = _local(pytester, "--yara-reuse-db")
     fourth.assert_outcomes(passed=1)
@@ -309,11 +309,11 @@ def test_kept_database_on_a_server_says_kept_only_when_reused(pytester: pytest.P
         second.assert_outcomes(passed=1)
         second.stdout.fnmatch_lines(["*(kept: --yara-reuse-db)*"])
         # The ini twin of --yara-create-db.
-        ini = (pytester.path / "tox.ini").read_text()
+        ini = (pytester.path / "tox.ini").read_text().rstrip("\n") + "\n"
         (pytester.path / "tox.ini").write_text(ini + "yara_create_db = true\n")
         third = pytester.runpytest_subprocess(*args)
         third.assert_outcomes(passed=1)
-        third.stdout.fnmatch_lines(["*(rebuilt: --yara-reuse-db)*"])
+        third.stdout.fnmatch_lines(["*(rebuilt: --yara-create-db)*"])
         (pytester.path / "tox.ini").write_text(ini + "yara_db_setup_sql = SELECT 1\n")
         fourth = pytester.runpytest_subprocess(*args)
         fourth.assert_outcomes(passed=1)

@@ -117,3 +117,43 @@ def test_a_module_seed_and_transaction_tests_beside_a_layer(
         """,
     )
     result.assert_outcomes(passed=4)
+
+
+def test_nested_directory_seeds_stack_one_level_each(
+    app: Runner, pytester: pytest.Pytester
+) -> None:
+    # The common layout: no seed at the rootdir, one in tests/, another in tests/sub/.
+    def seed_file(name: str) -> str:
+        return SUB_SEED.replace('name="sub"', f'name="{name}"')
+
+    tests = pytester.mkpydir("tests")
+    (tests / "conftest.py").write_text(textwrap.dedent(seed_file("tests")))
+    sub = tests / "sub"
+    sub.mkdir()
+    (sub / "__init__.py").write_text("")
+    (sub / "conftest.py").write_text(textwrap.dedent(seed_file("sub")))
+    (sub / "test_deep.py").write_text(
+        textwrap.dedent(
+            """
+            from app_models import Author
+
+
+            async def test_sees_both_directory_seeds(yara_db):
+                assert sorted(a.name for a in await Author.all()) == ["sub", "tests"]
+            """
+        )
+    )
+    (tests / "test_upper.py").write_text(
+        textwrap.dedent(
+            """
+            from app_models import Author
+
+
+            async def test_sees_its_directory_seed_only(yara_db):
+                assert [a.name for a in await Author.all()] == ["tests"]
+            """
+        )
+    )
+    for order in (("tests/sub", "tests/test_upper.py"), ("tests/test_upper.py", "tests/sub")):
+        app(*order).assert_outcomes(passed=2)
+    app("tests/sub").assert_outcomes(passed=1)
