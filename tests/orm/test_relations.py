@@ -77,6 +77,11 @@ async def test_one_to_one_both_ways(library: dict[str, object]) -> None:
     assert await grace.profile is None
     with pytest.raises(IntegrityError):
         await Profile.create(author=ada, bio="second profile")
+    # A filtered pending relation gives the match or None, and is not kept as the relation.
+    fresh = await Author.get(name="Ada")
+    assert (await fresh.profile.filter(bio="Countess")).bio == "Countess"
+    assert await fresh.profile.filter(bio="nobody") is None
+    assert (await fresh.profile).bio == "Countess"
 
 
 async def test_many_to_many(library: dict[str, object]) -> None:

@@ -75,7 +75,8 @@ class PendingRelation(QuerySet[Any]):
 
     async def _result(self) -> Any:
         found = await super()._result()
-        if self._only is None and not self._annotations and self._values is None:
+        plain = len(self._filters) == 1  # only the relation's own condition: not filtered
+        if plain and self._only is None and not self._annotations and self._values is None:
             # The plain relation, as the attribute would hold it once fetched.
             self._instance.__dict__[cache_key(self._field.name)] = found
         return found
