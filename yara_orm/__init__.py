@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from yara_orm import fields, timezone
-from yara_orm._engine import Engine, QueryStats, StatementRunner, Transaction
+from yara_orm._engine import Engine, Injection, QueryStats, StatementRunner, Transaction
 from yara_orm.connection import DatabaseClient, connections
 from yara_orm.engine import connect
 from yara_orm.exceptions import (
@@ -48,7 +48,7 @@ from yara_orm.exceptions import (
 from yara_orm.models import Model
 from yara_orm.orm import Tortoise, YaraOrm
 from yara_orm.query import Avg, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value
-from yara_orm.transactions import atomic, in_transaction
+from yara_orm.transactions import atomic, in_transaction, retry
 
 #: Tortoise's name for a connection's client.
 BaseDBAsyncClient = DatabaseClient
@@ -88,6 +88,7 @@ __all__ = [
     "F",
     "FieldError",
     "IncompleteInstanceError",
+    "Injection",
     "IntegrityError",
     "InterfaceError",
     "InternalError",
@@ -130,6 +131,7 @@ __all__ = [
     "connections",
     "fields",
     "in_transaction",
+    "retry",
     "run_async",
     "timezone",
 ]

@@ -1,11 +1,21 @@
 """Typed face of the Rust engine (``engine/src``). Kept in step by mypy's stubtest."""
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
 from typing import Any, Literal, final, overload
 
 from typing_extensions import disjoint_base
 
-__all__ = ["Engine", "QueryStats", "StatementRunner", "Transaction", "__version__", "connect"]
+__all__ = [
+    "Engine",
+    "Injection",
+    "QueryStats",
+    "StatementRunner",
+    "Transaction",
+    "__version__",
+    "connect",
+]
 __version__: str
 
 Params = Sequence[Any] | None
@@ -24,6 +34,34 @@ class QueryStats:
     def total(self) -> float: ...
     @property
     def rows(self) -> int: ...
+    @property
+    def simulated(self) -> float: ...
+
+@final
+class Injection:
+    """A latency or a fault injected into an engine's statements (`Engine.simulate`,
+    `Engine.fail`), in force until `remove()` or the end of its `with` block."""
+
+    def remove(self) -> bool: ...
+    def __enter__(self) -> Injection: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> bool: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def matched(self) -> int: ...
+    @property
+    def injected(self) -> int: ...
+
+Latency = float | Mapping[str, float] | Callable[[str], float | None]
+Match = str | re.Pattern[str] | Callable[[str], object] | None
 
 @disjoint_base
 class StatementRunner:
@@ -114,6 +152,21 @@ class Engine(StatementRunner):
     @property
     def is_closed(self) -> bool: ...
     def pool_status(self) -> dict[str, int]: ...
+    def simulate(
+        self, latency: Latency, *, jitter: float = 0.0, seed: int | None = None
+    ) -> Injection: ...
+    def fail(
+        self,
+        match: Match = None,
+        error: str | None = None,
+        *,
+        times: int | None = ...,
+        after: int = 0,
+        probability: float | None = None,
+        seed: int | None = None,
+    ) -> Injection: ...
+    @property
+    def injections(self) -> list[Injection]: ...
     async def close(self) -> None: ...
 
 async def connect(

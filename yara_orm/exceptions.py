@@ -83,6 +83,7 @@ class DatabaseError(YaraError):
         table: str | None = None,
         column: str | None = None,
         sql: str | None = None,
+        injected: str | None = None,
     ) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
@@ -92,6 +93,8 @@ class DatabaseError(YaraError):
         self.table = table
         self.column = column
         self.sql = sql
+        # The fault of the database simulation (`Engine.fail`) that raised this, if one did.
+        self.injected = injected
 
 
 class OperationalError(DatabaseError):

@@ -1,4 +1,4 @@
-"""`in_transaction()` and `@atomic()`: transactions scoped to the current task.
+"""`in_transaction()`, `@atomic()` and `@retry()`: transactions scoped to the current task.
 
 The open transaction is kept in a context variable, so concurrent tasks each see their own;
 nesting opens a savepoint that rolls back alone.
@@ -6,16 +6,18 @@ nesting opens a savepoint that rolls back alone.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
 from yara_orm._engine import Transaction
 from yara_orm.connection import DatabaseClient, connections
-from yara_orm.exceptions import TransactionManagementError
+from yara_orm.exceptions import ConfigurationError, DatabaseError, TransactionManagementError
 
 _current: contextvars.ContextVar[dict[str, TransactionClient] | None] = contextvars.ContextVar(
     "yara_transactions", default=None
@@ -129,4 +131,64 @@ def atomic(
     return decorate
 
 
-__all__ = ["TransactionClient", "atomic", "current_transaction", "in_transaction", "savepoint"]
+#: serialization_failure and deadlock_detected: the server gave up on the transaction, and
+#: running it again from the start may succeed.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def retry(
+    attempts: int = 3,
+    *,
+    backoff: float = 0.02,
+    max_backoff: float = 1.0,
+    connection_name: str | None = None,
+    isolation: str | None = None,
+    sqlstates: Collection[str] = RETRYABLE_SQLSTATES,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run the decorated coroutine function in its own transaction (`in_transaction()`), and
+    run it again, from the start, when it fails with a serialization failure or a deadlock
+    (`sqlstates`): at most `attempts` times in all, waiting `backoff` seconds before the
+    second, twice that before the third, and so on up to `max_backoff`, each wait shortened
+    at random by up to half so that the transactions that collided do not collide again.
+    The last failure is raised.
+
+    Called inside a transaction the function's block is only a savepoint, and a serialization
+    failure dooms the whole outer transaction: there it runs once and its error goes up to the
+    outer transaction, whose own `@retry` (if any) starts it again.
+    """
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ConfigurationError(f"retry(attempts=...) must be 1 or more, not {attempts!r}")
+    if not backoff >= 0 or not max_backoff >= 0:
+        raise ConfigurationError("retry(): backoff and max_backoff must be 0 or more seconds")
+    retryable = frozenset(sqlstates)
+
+    def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(function)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            name = connection_name or connections.default_name()
+            tries = 1 if current_transaction(name) is not None else attempts
+            for attempt in range(1, tries + 1):
+                try:
+                    async with in_transaction(name, isolation):
+                        return await function(*args, **kwargs)
+                except DatabaseError as error:
+                    if attempt == tries or error.sqlstate not in retryable:
+                        raise
+                delay = min(max_backoff, backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+            raise AssertionError("unreachable: the last attempt returns or raises")
+
+        return wrapper
+
+    return decorate
+
+
+__all__ = [
+    "RETRYABLE_SQLSTATES",
+    "TransactionClient",
+    "atomic",
+    "current_transaction",
+    "in_transaction",
+    "retry",
+    "savepoint",
+]

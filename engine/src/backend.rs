@@ -6,6 +6,7 @@ use deadpool::managed::Object as SqliteObject;
 
 use crate::cancel::Canceller;
 use crate::errors::EngineResult;
+use crate::fault::Fault;
 use crate::pg_cancel::CancelEndpoint;
 use crate::pg_pool::{PgBackend, PgConn};
 use crate::postgres;
@@ -97,6 +98,9 @@ impl Conn {
         cache: bool,
         retry_stale_plan: bool,
     ) -> EngineResult<Payload> {
+        if let Some(fault) = &stmt.fault {
+            return self.fail_with(fault, &stmt.sql).await;
+        }
         match self {
             Conn::Pg { conn, .. } => postgres::run(conn, stmt, cache, retry_stale_plan).await,
             Conn::Sqlite(worker) => {
@@ -106,6 +110,23 @@ impl Conn {
                     .await
             }
         }
+    }
+
+    /// Fail a statement with an injected fault instead of running it. PostgreSQL raises the
+    /// fault itself, so what a real failure leaves behind (an aborted transaction, a savepoint
+    /// to roll back to) is real too; SQLite keeps its transaction after a failed statement, so
+    /// there is nothing to do there. Should the server answer otherwise (the transaction was
+    /// already aborted, the connection is gone), that real answer is the statement's.
+    async fn fail_with(&self, fault: &Fault, sql: &str) -> EngineResult<Payload> {
+        if let Conn::Pg { conn, .. } = self {
+            if let Err(err) = conn.batch_execute(&fault.raise_sql()).await {
+                let err = postgres::statement_error(err, sql);
+                if err.is_connection_loss() || err.sqlstate() == Some("25P02") {
+                    return Err(err);
+                }
+            }
+        }
+        Err(fault.error(sql, "the database"))
     }
 
     /// Transaction control and other parameterless SQL.

@@ -1,5 +1,6 @@
 //! `EngineCore`: what one engine is, below its Python face: the backend's pool, the isolation
-//! state the test toolkit switches on, and the transactions it must end when it closes.
+//! state the test toolkit switches on, the transactions it must end when it closes, and the
+//! database simulation its statements go through.
 
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use crate::backend::Backend;
 use crate::errors::{EngineError, EngineResult};
 use crate::pinned::Pinned;
 use crate::runtime::{generation, inherited};
+use crate::simulation::Simulation;
 
 /// While isolated, every statement runs on `pinned`, inside its outer transaction.
 pub struct IsolationState {
@@ -30,6 +32,8 @@ pub struct EngineCore {
     closed: AtomicBool,
     /// Connections pinned by open top-level transactions, so closing can end them.
     transactions: Mutex<Vec<Weak<Pinned>>>,
+    /// Latency and faults injected into the statements (tests, scripts).
+    pub simulation: Simulation,
 }
 
 /// A poisoned lock only means a panic elsewhere; the data itself is still consistent.
@@ -49,6 +53,7 @@ impl EngineCore {
             isolation_gate: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             transactions: Mutex::new(Vec::new()),
+            simulation: Simulation::default(),
         }
     }
 

@@ -1,5 +1,5 @@
-//! `connect()` and the `Engine`: the Python face of a pool, its statement methods, and the
-//! switch into isolation mode.
+//! `connect()` and the `Engine`: the Python face of a pool, its statement methods, the switch
+//! into isolation mode, and the database simulation's controls.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::config::{parse_url, redact, seconds, PoolOptions, Target};
 use crate::core::EngineCore;
 use crate::isolation;
 use crate::pg_pool::PgBackend;
+use crate::py_simulation::{self, Injection, Times};
 use crate::py_transaction::NewTransaction;
 use crate::runner::StatementRunner;
 use crate::sqlite::SqliteBackend;
@@ -114,6 +115,53 @@ impl Engine {
         status.set_item("idle", idle)?;
         status.set_item("max_size", max_size)?;
         Ok(status)
+    }
+
+    /// Add latency to every statement from now on (until the returned handle is removed):
+    /// seconds, `{"SELECT": seconds, ..., "*": the rest}`, or a callable from the SQL to
+    /// seconds; `jitter` seconds more or less at random (`seed` makes it reproducible).
+    #[pyo3(signature = (latency, *, jitter=0.0, seed=None))]
+    fn simulate(
+        &self,
+        latency: &Bound<'_, PyAny>,
+        jitter: f64,
+        seed: Option<i64>,
+    ) -> PyResult<Injection> {
+        let effect = py_simulation::latency_effect(latency, jitter)?;
+        let rule = self.core.simulation.add(effect, seed.map(|s| s as u64));
+        Ok(Injection::new(Arc::clone(&self.core), rule))
+    }
+
+    /// Make matching statements fail with `error` (a fault's name or a SQLSTATE), as the real
+    /// backend would: the `after`+1th matching statement, `times` in all (None: every one
+    /// after), or each with `probability` (reproducible with `seed`; then `times` defaults to
+    /// no limit). A transaction's commit is matched as `COMMIT`.
+    #[pyo3(signature = (r#match=None, error=None, *, times=Times::Unset, after=0, probability=None, seed=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fail(
+        &self,
+        py: Python<'_>,
+        r#match: Option<&Bound<'_, PyAny>>,
+        error: Option<&str>,
+        times: Times,
+        after: i64,
+        probability: Option<f64>,
+        seed: Option<i64>,
+    ) -> PyResult<Injection> {
+        let effect = py_simulation::fault_effect(py, r#match, error, times, after, probability)?;
+        let rule = self.core.simulation.add(effect, seed.map(|s| s as u64));
+        Ok(Injection::new(Arc::clone(&self.core), rule))
+    }
+
+    /// The latencies and faults in force, oldest first.
+    #[getter]
+    fn injections(&self) -> Vec<Injection> {
+        self.core
+            .simulation
+            .rules()
+            .into_iter()
+            .map(|rule| Injection::new(Arc::clone(&self.core), rule))
+            .collect()
     }
 
     /// Roll back any isolation, close every connection; later calls raise InterfaceError.

@@ -19,6 +19,8 @@ pub struct ServerError {
     pub table: Option<String>,
     pub column: Option<String>,
     pub sql: Option<String>,
+    /// The database simulation's fault that made this error up, if it did.
+    pub injected: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub enum EngineError {
         target: String,
         message: String,
         sqlstate: Option<String>,
+        /// The database simulation's fault that made this error up, if it did.
+        injected: Option<String>,
     },
     /// No pooled connection became free in time.
     PoolTimeout { waited: Duration, max_size: usize },
@@ -213,6 +217,7 @@ pub fn pool_error<E: fmt::Display>(
         target: target.to_owned(),
         message,
         sqlstate: None,
+        injected: None,
     };
     match err {
         PoolError::Timeout(TimeoutType::Wait) => EngineError::PoolTimeout { waited, max_size },
@@ -224,6 +229,7 @@ pub fn pool_error<E: fmt::Display>(
                 waited.as_secs_f64()
             ),
             sqlstate: Some("08001".to_owned()),
+            injected: None,
         },
         PoolError::Backend(err) => backend(err),
         PoolError::Closed => EngineError::interface("the engine is closed"),
@@ -265,8 +271,13 @@ fn build_exception(py: Python<'_>, error: &EngineError) -> PyResult<PyErr> {
     let kwargs = PyDict::new(py);
     let class_name = match error {
         EngineError::Configuration(_) => "ConfigurationError",
-        EngineError::Connection { sqlstate, .. } => {
+        EngineError::Connection {
+            sqlstate, injected, ..
+        } => {
             kwargs.set_item("sqlstate", sqlstate.as_deref())?;
+            if let Some(fault) = injected {
+                kwargs.set_item("injected", fault)?;
+            }
             "DBConnectionError"
         }
         EngineError::PoolTimeout { .. } => "PoolTimeoutError",
@@ -288,6 +299,9 @@ fn build_exception(py: Python<'_>, error: &EngineError) -> PyResult<PyErr> {
             kwargs.set_item("table", err.table.as_deref())?;
             kwargs.set_item("column", err.column.as_deref())?;
             kwargs.set_item("sql", err.sql.as_deref())?;
+            if let Some(fault) = &err.injected {
+                kwargs.set_item("injected", fault)?;
+            }
             class_for_sqlstate(&err.sqlstate)
         }
         EngineError::Decode { .. } => "DataError",

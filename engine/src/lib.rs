@@ -9,6 +9,7 @@ mod config;
 mod core;
 mod engine;
 mod errors;
+mod fault;
 mod hydrate;
 mod isolation;
 mod numeric;
@@ -19,6 +20,7 @@ mod pg_pool;
 mod pinned;
 mod pooled;
 mod postgres;
+mod py_simulation;
 mod py_transaction;
 mod pytypes;
 mod reply;
@@ -26,6 +28,7 @@ mod runner;
 mod runtime;
 mod savepoint;
 mod sequence;
+mod simulation;
 mod sqlite;
 mod sqlite_decode;
 mod sqlite_errors;
@@ -48,6 +51,7 @@ fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<engine::Engine>()?;
     module.add_class::<py_transaction::Transaction>()?;
     module.add_class::<stats::QueryStats>()?;
+    module.add_class::<py_simulation::Injection>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

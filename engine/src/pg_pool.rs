@@ -232,5 +232,6 @@ fn connect_error(target: &PgTarget, err: &tokio_postgres::Error) -> EngineError 
         target: target.describe(),
         message,
         sqlstate,
+        injected: None,
     }
 }

@@ -21,6 +21,7 @@ pub fn statement_error(err: tokio_postgres::Error, sql: &str) -> EngineError {
             table: db.table().map(str::to_owned),
             column: db.column().map(str::to_owned),
             sql: Some(sql.to_owned()),
+            injected: None,
         }));
     }
     if let Some(bind) = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<BindError>())

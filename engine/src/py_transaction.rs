@@ -70,8 +70,10 @@ impl Transaction {
 
     fn commit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shared = Arc::clone(&self.shared);
+        // The database simulation may fail the COMMIT (decided now, in call order).
+        let fault = shared.core.simulation.commit_fault(py)?;
         let ticket = shared.sequencer.ticket();
-        spawn_outcome(py, move |cancel| shared.commit(ticket, cancel))
+        spawn_outcome(py, move |cancel| shared.commit(ticket, cancel, fault))
     }
 
     fn rollback<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

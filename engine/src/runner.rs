@@ -2,17 +2,21 @@
 //! the one path every statement takes from Python into the runtime.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
+use tokio::sync::oneshot;
 
 use crate::bridge::spawn_awaitable;
+use crate::cancel::{cancelled, unless_cancelled};
 use crate::core::EngineCore;
 use crate::errors::{EngineError, EngineResult};
+use crate::fault::FaultKind;
 use crate::pinned::{Caller, Pinned};
 use crate::pooled::run_pooled;
 use crate::reply::{Reply, Shape};
 use crate::sequence::Ticket;
-use crate::statement::{Action, Statement};
+use crate::statement::{Action, Payload, Statement};
 use crate::stats::StatsDraft;
 use crate::task::TaskRef;
 use crate::transaction::TxShared;
@@ -59,9 +63,18 @@ impl StatementRunner {
                 params: values_from_params(params)?,
                 batches: batches.map(batches_from).transpose()?.unwrap_or_default(),
                 action,
+                fault: None,
             })
         })();
-        let stmt = Arc::new(prepared.map_err(|e| e.into_pyerr(py))?);
+        let mut stmt = prepared.map_err(|e| e.into_pyerr(py))?;
+        // The simulation decides now, in call order, with the GIL held (it may call Python).
+        if self.core.simulation.is_active() {
+            if let Some(decision) = self.core.simulation.decide(py, &stmt.sql)? {
+                draft.simulated = decision.delay;
+                stmt.fault = decision.fault;
+            }
+        }
+        let stmt = Arc::new(stmt);
         // Decided now, in call order: isolation entered after this call does not capture it.
         let destination = match &self.transaction {
             Some(tx) => Destination::Transaction(Arc::clone(tx), tx.sequencer.ticket()),
@@ -73,20 +86,51 @@ impl StatementRunner {
             },
         };
         let core = Arc::clone(&self.core);
+        let delay = draft.simulated;
         draft.bound();
         spawn_awaitable(
             py,
-            move |cancel| async move {
-                match destination {
-                    Destination::Pool => run_pooled(&core.backend, stmt, cancel).await,
-                    Destination::Isolated(pinned, caller) => {
-                        pinned.run(stmt, &caller, true, cancel).await
-                    }
-                    Destination::Transaction(tx, ticket) => tx.run(stmt, ticket, cancel).await,
-                }
-            },
+            move |cancel| run(core, destination, stmt, delay, cancel),
             move |outcome| Reply::new(outcome, draft, shape),
         )
+    }
+}
+
+/// A statement's trip through the runtime: the simulated latency (slept with the GIL released,
+/// so concurrent statements overlap theirs), then its connection.
+async fn run(
+    core: Arc<EngineCore>,
+    destination: Destination,
+    stmt: Arc<Statement>,
+    delay: Duration,
+    mut cancel: oneshot::Receiver<()>,
+) -> EngineResult<Payload> {
+    if !delay.is_zero()
+        && unless_cancelled(tokio::time::sleep(delay), &mut cancel)
+            .await
+            .is_none()
+    {
+        return Err(cancelled());
+    }
+    // Injected faults that never reach a connection: a lost one, a refused one. (The others
+    // fail on the connection, see `Conn::run`.)
+    if let Some(fault) = stmt
+        .fault
+        .as_ref()
+        .filter(|f| f.kind != FaultKind::Statement)
+    {
+        let error = fault.error(&stmt.sql, &core.url);
+        return match destination {
+            Destination::Transaction(tx, ticket) => {
+                tx.injected_failure(fault.kind, error, ticket, cancel).await
+            }
+            Destination::Pool | Destination::Isolated(..) => Err(error),
+        };
+    }
+    match destination {
+        Destination::Pool => run_pooled(&core.backend, stmt, cancel).await,
+        Destination::Isolated(pinned, caller) => pinned.run(stmt, &caller, true, cancel).await,
+        Destination::Transaction(tx, ticket) => tx.run(stmt, ticket, cancel).await,
     }
 }
 

@@ -139,6 +139,7 @@ fn open_connection(location: &str, flags: OpenFlags, setup: &Setup) -> EngineRes
             target: format!("SQLite database {location}"),
             message: e.to_string(),
             sqlstate: None,
+            injected: None,
         })?;
     let configure = || -> rusqlite::Result<()> {
         conn.busy_timeout(setup.busy_timeout)?;
@@ -158,6 +159,7 @@ fn open_connection(location: &str, flags: OpenFlags, setup: &Setup) -> EngineRes
         target: format!("SQLite database {location}"),
         message: e.to_string(),
         sqlstate: None,
+        injected: None,
     })?;
     Ok(conn)
 }

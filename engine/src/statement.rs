@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::fault::Fault;
 use crate::sqlite_run::SqliteRows;
 use crate::value::Value;
 
@@ -24,6 +25,8 @@ pub struct Statement {
     /// Only for `ExecuteMany`.
     pub batches: Vec<Vec<Value>>,
     pub action: Action,
+    /// A fault the database simulation injects: the statement fails with it instead of running.
+    pub fault: Option<Arc<Fault>>,
 }
 
 impl Statement {
@@ -33,6 +36,7 @@ impl Statement {
             params: Vec::new(),
             batches: Vec::new(),
             action: Action::Script,
+            fault: None,
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct StatsDraft {
     bind: Duration,
     io_started: Instant,
     io_finished: Instant,
+    /// Latency the database simulation added to the I/O phase.
+    pub simulated: Duration,
 }
 
 impl StatsDraft {
@@ -24,6 +26,7 @@ impl StatsDraft {
             bind: Duration::ZERO,
             io_started: now,
             io_finished: now,
+            simulated: Duration::ZERO,
         }
     }
 
@@ -55,6 +58,7 @@ impl StatsDraft {
                 .saturating_duration_since(self.started)
                 .as_secs_f64(),
             rows,
+            simulated: self.simulated.as_secs_f64(),
         }
     }
 }
@@ -73,14 +77,17 @@ pub struct QueryStats {
     pub total: f64,
     /// Rows returned (fetches) or affected (other statements).
     pub rows: usize,
+    /// Latency the database simulation added (part of `io`); 0 without a simulation.
+    pub simulated: f64,
 }
 
 #[pymethods]
 impl QueryStats {
     fn __repr__(&self) -> String {
         format!(
-            "QueryStats(total={:.6}, io={:.6}, gil_held={:.6}, gil_wait={:.6}, rows={})",
-            self.total, self.io, self.gil_held, self.gil_wait, self.rows
+            "QueryStats(total={:.6}, io={:.6}, gil_held={:.6}, gil_wait={:.6}, rows={}, \
+             simulated={:.6})",
+            self.total, self.io, self.gil_held, self.gil_wait, self.rows, self.simulated
         )
     }
 }

@@ -12,6 +12,7 @@ use crate::bridge::spawn_detached;
 use crate::cancel::cancelled;
 use crate::core::EngineCore;
 use crate::errors::{EngineError, EngineResult};
+use crate::fault::{Fault, FaultKind};
 use crate::pinned::{Caller, Pinned, Purpose};
 use crate::savepoint::{next_id, Savepoint};
 use crate::sequence::{Sequencer, Ticket};
@@ -51,6 +52,15 @@ pub enum SavepointAction {
     Create,
     Release,
     RollbackTo,
+}
+
+/// What every later use of a transaction whose connection was lost gets.
+fn lost_earlier() -> EngineError {
+    EngineError::server(
+        "08006",
+        "the connection was lost earlier in this transaction: the transaction is gone and \
+         nothing in it was committed; roll it back and start again",
+    )
 }
 
 fn aborted_by_sqlite() -> EngineError {
@@ -245,6 +255,9 @@ impl TxShared {
     ) -> EngineResult<Payload> {
         after_earlier_calls(&ticket, &mut cancel).await?;
         self.check_open()?;
+        if self.lost.load(Ordering::Acquire) {
+            return Err(lost_earlier());
+        }
         let result = self.pinned.run(stmt, &self.caller(), false, cancel).await;
         if let Err(err @ EngineError::Server(_)) = &result {
             self.failed.store(true, Ordering::Release);
@@ -253,6 +266,67 @@ impl TxShared {
             }
         }
         result
+    }
+
+    /// A statement the database simulation fails before it reaches the connection: a refused
+    /// connection (`error` alone), or a lost one, which takes the transaction with it as a real
+    /// loss does. A savepoint inside the test isolation cannot lose the shared connection, so
+    /// it is rolled back and let go in its place: later statements in it fail, the rest of
+    /// the test goes on, and the isolation still rolls everything back at its end.
+    pub async fn injected_failure(
+        self: Arc<Self>,
+        kind: FaultKind,
+        error: EngineError,
+        ticket: Ticket,
+        mut cancel: oneshot::Receiver<()>,
+    ) -> EngineResult<Payload> {
+        after_earlier_calls(&ticket, &mut cancel).await?;
+        self.check_open()?;
+        if self.lost.load(Ordering::Acquire) {
+            return Err(lost_earlier());
+        }
+        if kind != FaultKind::ConnectionLost {
+            return Err(error);
+        }
+        self.failed.store(true, Ordering::Release);
+        self.lost.store(true, Ordering::Release);
+        match &self.kind {
+            TxKind::TopLevel => {
+                // Closing the connection ends its transaction on the server, as a loss does.
+                if let Some(conn) = self.pinned.take_conn().await {
+                    conn.discard();
+                }
+            }
+            TxKind::Savepoint { point, id, .. } => {
+                let mut slot = self
+                    .pinned
+                    .acquire(&self.caller(), &mut never_cancelled())
+                    .await?;
+                if slot.is_owned_by(*id) {
+                    let _ = slot.control(&point.undo()).await;
+                    self.pinned.disown(&mut slot, *id);
+                }
+            }
+        }
+        Err(error)
+    }
+
+    /// After a loss: a top-level transaction's connection cannot be trusted with anything
+    /// more; a savepoint lets the isolation's connection go if it still holds it.
+    async fn discard_lost_connection(&self) {
+        match &self.kind {
+            TxKind::TopLevel => {
+                if let Some(conn) = self.pinned.take_conn().await {
+                    conn.discard();
+                }
+            }
+            TxKind::Savepoint { id, .. } => {
+                let mut slot = self.pinned.lock().await;
+                if slot.is_owned_by(*id) {
+                    self.pinned.disown(&mut slot, *id);
+                }
+            }
+        }
     }
 
     /// Savepoint control SQL on this transaction's connection.
@@ -284,13 +358,26 @@ impl TxShared {
         result
     }
 
+    /// Commit; `fault`, injected by the database simulation, fails it instead.
     pub async fn commit(
         self: Arc<Self>,
         ticket: Ticket,
         mut cancel: oneshot::Receiver<()>,
+        fault: Option<Arc<Fault>>,
     ) -> EngineResult<()> {
         after_earlier_calls(&ticket, &mut cancel).await?;
         self.finish()?;
+        if self.lost.load(Ordering::Acquire) {
+            self.discard_lost_connection().await;
+            return Err(EngineError::server(
+                "08006",
+                "the connection was lost during the transaction: nothing was committed",
+            ));
+        }
+        if let Some(fault) = fault {
+            self.fail_commit(fault.kind).await;
+            return Err(fault.error("COMMIT", &self.core.url));
+        }
         match &self.kind {
             TxKind::TopLevel => {
                 let aborted = self.pinned.lock().await.is_aborted();
@@ -302,13 +389,6 @@ impl TxShared {
                 if aborted {
                     conn.rollback_and_release().await;
                     return Err(aborted_by_sqlite());
-                }
-                if self.lost.load(Ordering::Acquire) {
-                    conn.discard();
-                    return Err(EngineError::server(
-                        "08006",
-                        "the connection was lost during the transaction: nothing was committed",
-                    ));
                 }
                 let postgres = self.core.backend.kind() == BackendKind::Postgres;
                 if postgres && self.failed.load(Ordering::Acquire) {
@@ -333,10 +413,35 @@ impl TxShared {
         }
     }
 
+    /// A COMMIT the database simulation fails: as when the server refuses one (a
+    /// serialization failure of a SERIALIZABLE transaction), nothing is committed and the
+    /// transaction is over; a lost connection goes with it.
+    async fn fail_commit(&self, kind: FaultKind) {
+        match &self.kind {
+            TxKind::TopLevel => {
+                if let Some(conn) = self.pinned.take_conn().await {
+                    if kind == FaultKind::ConnectionLost {
+                        conn.discard();
+                    } else {
+                        conn.rollback_and_release().await;
+                    }
+                }
+            }
+            TxKind::Savepoint { point, id, .. } => {
+                let _ = self.end_savepoint(*id, &point.undo(), None).await;
+            }
+        }
+    }
+
     /// Roll back; never skipped, even when its caller gave up waiting (it is the cleanup).
     pub async fn rollback(self: Arc<Self>, ticket: Ticket) -> EngineResult<()> {
         ticket.wait_turn().await;
         self.finish()?;
+        if self.lost.load(Ordering::Acquire) {
+            // The loss ended the transaction: nothing is left to undo.
+            self.discard_lost_connection().await;
+            return Ok(());
+        }
         match &self.kind {
             TxKind::TopLevel => {
                 if let Some(conn) = self.pinned.take_conn().await {
@@ -368,6 +473,13 @@ impl TxShared {
             ticket.wait_turn().await;
         }
         self.check_open()?;
+        if self.lost.load(Ordering::Acquire) {
+            // As after SQLite's abort below: leaving a savepoint has nothing left to do.
+            return match action {
+                SavepointAction::Create => Err(lost_earlier()),
+                SavepointAction::Release | SavepointAction::RollbackTo => Ok(()),
+            };
+        }
         if self.pinned.lock().await.is_aborted() {
             // SQLite already undid the whole transaction: leaving a savepoint has nothing
             // left to do (and the transaction stays refused until it is rolled back).
