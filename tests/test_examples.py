@@ -4,6 +4,7 @@ query report."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,12 @@ def test_bookshop_suite_passes(backend: str) -> None:
     assert "yara query report" in result.stdout
     assert "N+1: Book.author was loaded lazily for 5 of 5 Book instances" in result.stdout
     assert f"yara: {backend} database" in result.stdout
+    # At a simulated 5 ms per round trip, the N+1 waits once per book, its fixed twin once.
+    assert "waiting on the database at the simulated latency:" in result.stdout
+    assert re.search(
+        r"30\.0 ms over +6 queries +\S+::test_with_latency_the_n_plus_one", result.stdout
+    )
+    assert re.search(r" 5\.0 ms over +1 queries +\S+::test_with_latency_the_fixed", result.stdout)
     # The ini's yara_report_html, relative to the bookshop wherever pytest was started from.
     page = BOOKSHOP / "yara-report.html"
     assert f"HTML report written to {page}" in result.stdout

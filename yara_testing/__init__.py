@@ -12,9 +12,11 @@ from typing import Any
 from yara_testing.isolation import LeakedTaskError
 from yara_testing.nplusone import NPlusOneError, assert_no_nplusone
 from yara_testing.recorder import (
+    DatabaseTimeError,
     QueryCountError,
     QueryLog,
     QueryRecord,
+    assert_max_db_time,
     assert_max_queries,
     assert_num_queries,
     record_queries,
@@ -35,12 +37,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DatabaseTimeError",
     "LeakedTaskError",
     "ModelFactory",
     "NPlusOneError",
     "QueryCountError",
     "QueryLog",
     "QueryRecord",
+    "assert_max_db_time",
     "assert_max_queries",
     "assert_no_nplusone",
     "assert_num_queries",

@@ -16,6 +16,7 @@ from yara_testing.isolation import TEST_OF_TASK
 from yara_testing.nplusone import assert_no_nplusone
 from yara_testing.recorder import (
     QueryLog,
+    assert_max_db_time,
     assert_max_queries,
     assert_num_queries,
     recorder,
@@ -25,8 +26,9 @@ from yara_testing.session import (
     Access,
     DatabaseSession,
     PluginState,
-    directory_seed,
+    directory_seeds,
 )
+from yara_testing.simulation import Injections, TestSimulation
 
 T = TypeVar("T")
 ACTIVE = pytest.StashKey[QueryLog]()
@@ -36,10 +38,16 @@ class YaraDB:
     """What a test gets from `yara_db`."""
 
     def __init__(
-        self, session: DatabaseSession, test: str, queries: QueryLog, access: Access
+        self,
+        session: DatabaseSession,
+        test: str,
+        queries: QueryLog,
+        access: Access,
+        simulation: TestSimulation | None = None,
     ) -> None:
         self._session = session
         self._access = access
+        self._simulation = simulation or TestSimulation({})
         self.test = test
         self.queries = queries
 
@@ -72,6 +80,34 @@ class YaraDB:
         self, repeat_threshold: int = 5
     ) -> contextlib.AbstractContextManager[Any]:
         return assert_no_nplusone(repeat_threshold)
+
+    def assert_max_db_time(self, seconds: float) -> contextlib.AbstractContextManager[QueryLog]:
+        """Fail if the block's queries take more than `seconds` in all (simulated latency
+        included)."""
+        return assert_max_db_time(seconds)
+
+    def simulate(
+        self,
+        latency: Any,
+        *,
+        jitter: float = 0.0,
+        seed: int | None = None,
+        connection: str | None = None,
+    ) -> Injections:
+        """Add latency to every statement of the test's databases, until the test ends (or
+        the `with` block does): seconds, `{"SELECT": 0.001, "INSERT": 0.004, "*": 0.002}`, or
+        a function from the SQL to seconds; `jitter` seconds more or less at random,
+        reproducible with `seed`."""
+        return self._simulation.simulate(latency, jitter=jitter, seed=seed, connection=connection)
+
+    def fail(self, match: Any = None, error: str | None = None, **options: Any) -> Injections:
+        """Make matching statements fail with `error` (`"unique_violation"`, `"deadlock"`,
+        `"connection_lost"`..., or a SQLSTATE) as the real database would, until the test
+        ends (or the `with` block does). `match`: a substring of the SQL (case and quotes
+        ignored), a compiled regex or a function of the SQL; None for every statement.
+        Options: `times=1` (None: every match), `after=0` (let that many through first),
+        `probability=` and `seed=` (random, reproducible), `connection=` (one database)."""
+        return self._simulation.fail(match, error, **options)
 
     async def make(self, model: Any, _quantity: int | None = None, **overrides: Any) -> Any:
         """Create valid rows: required fields filled with fake data, required relations too."""
@@ -148,14 +184,15 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     # may change them; the next test starts from the same ones as this one.
     time_settings = (timezone.get_use_tz(), timezone.get_timezone())
     yara_session.bind_orm()
-    layer, layer_seed = directory_seed(request)
+    layers = directory_seeds(request)
     if transaction:
-        # Real commits: no isolation level may stay open under the test, so a directory's
-        # seed is committed too, and emptied with the rest afterwards.
-        yara_session.leave_seed_layer()
-        yara_session.apply_seed(layer_seed)
+        # Real commits: no isolation level may stay open under the test, so the directories'
+        # seeds are committed too, and emptied with the rest afterwards.
+        yara_session.leave_seed_layers()
+        for _, seed in layers:
+            yara_session.apply_seed(seed())
     else:
-        yara_session.enter_seed_layer(layer, layer_seed)
+        yara_session.enter_seed_layers(layers)
         yara_session.isolated = yara_session.engines_for(access)
         patience = state.settings.deadlock_timeout
         portal.run(isolation.enter, yara_session.isolated, patience)
@@ -167,11 +204,21 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     rec = recorder()
     rec.test = request.node.nodeid
     request.node.stash[ACTIVE] = log
+    # Latency and faults for this test's databases only, taken out before its clean-up runs.
+    simulation = TestSimulation(
+        {
+            alias: db.engine
+            for alias, db in yara_session.databases.items()
+            if access.databases is None or alias in access.databases
+        }
+    )
     try:
+        simulation.start(request.node, state.settings.latency)
         with rec.capture(log):
-            yield YaraDB(yara_session, request.node.nodeid, log, access)
+            yield YaraDB(yara_session, request.node.nodeid, log, access, simulation)
     finally:
         rec.test = None
+        simulation.close()
         try:
             if transaction:
                 portal.run(isolation.empty_tables, yara_session.databases.values())
@@ -228,11 +275,13 @@ class DatabaseBlocker:
     @contextlib.contextmanager
     def block(self) -> Iterator[None]:
         """Refuse database access inside the block, even in a test that has it."""
-        previous, self._state.access = self._state.access, None
+        state = self._state
+        previous, state.access = state.access, None
+        was_blocked, state.blocked = state.blocked, True
         try:
             yield
         finally:
-            self._state.access = previous
+            state.access, state.blocked = previous, was_blocked
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,7 @@ def _statement(number: int, s: dict[str, Any]) -> str:
         badges.append('<span class="badge slow">slow</span>')
     if s.get("injected"):
         badges.append('<span class="badge injected">injected</span>')
+    simulated = f" · simulated {_ms(s['simulated'])} ms" if s.get("simulated") else ""
     if s.get("error"):
         badges.append('<span class="badge error">failed</span>')
     params = ""
@@ -164,7 +165,8 @@ def _statement(number: int, s: dict[str, Any]) -> str:
     error = f'<div class="error">{escape(str(s["error"]))}</div>' if s.get("error") else ""
     return (
         f'<li class="statement" value="{number}"><div class="meta">{"".join(badges)} '
-        f"{_ms(s['duration'])} ms · GIL held {_ms(s['gil_held'])} ms · I/O {_ms(s['io'])} ms · "
+        f"{_ms(s['duration'])} ms · GIL held {_ms(s['gil_held'])} ms · I/O {_ms(s['io'])} ms"
+        f"{simulated} · "
         f"{_rows(int(s.get('rows', 0)))} · {escape(str(s.get('connection', 'default')))} · at "
         f'<code class="location">{escape(str(s.get("location", "")))}</code></div>'
         f'<pre class="sql">{highlight_sql(str(s["sql"]))}</pre>{params}{error}</li>'
@@ -180,6 +182,7 @@ COLUMNS = (
     ("db", "DB time (ms)", True),
     ("gil", "GIL held (ms)", True),
     ("io", "I/O (ms)", True),
+    ("simulated", "Simulated latency (ms)", True),
     ("nplusone", "N+1", True),
 )
 
@@ -193,6 +196,7 @@ def _test(index: int, entry: TestEntry) -> str:
         "db": _ms(entry.duration),
         "gil": _ms(entry.gil_held),
         "io": _ms(entry.io),
+        "simulated": _ms(entry.simulated),
         "nplusone": str(len(entry.nplusone)),
     }
     data = " ".join(f'data-{key}="{escape(value)}"' for key, value in values.items())
@@ -222,13 +226,16 @@ def _test(index: int, entry: TestEntry) -> str:
 def render(report: SessionReport) -> str:
     tests = report.tests
     outcomes = Counter(t.outcome for t in tests)
+    simulated = sum(t.simulated for t in tests)
     totals = (
         f"{len(tests)} tests ("
         + ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
         + f"), {sum(t.queries for t in tests)} queries, "
         f"{_ms(sum(t.duration for t in tests))} ms in the database: GIL held "
         f"{_ms(sum(t.gil_held for t in tests))} ms, released for I/O "
-        f"{_ms(sum(t.io for t in tests))} ms. Statements slower than "
+        f"{_ms(sum(t.io for t in tests))} ms"
+        + (f" ({_ms(simulated)} ms of it simulated latency)" if simulated else "")
+        + ". Statements slower than "
         f"{report.slow_query_ms:g} ms are marked slow."
     )
     notes = "".join(

@@ -125,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds a query may wait for the test's connection while another task's "
         "transaction holds it idle, before failing as a deadlock (default 10)",
     )
+    group.addoption(
+        "--yara-latency",
+        dest="yara_latency",
+        default=None,
+        help="add this latency to every statement of every test, as a production database "
+        "would (a duration: 2ms, 0.5s, 300us); a test's yara_latency marker wins",
+    )
     parser.addini("yara_db", "sqlite or postgres", default="")
     parser.addini("yara_db_url", "PostgreSQL server URL", default="")
     parser.addini(
@@ -153,6 +160,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "yara_deadlock_timeout", "seconds before a blocked query fails as a deadlock", default=""
     )
+    parser.addini("yara_latency", "latency added to every statement (2ms, 0.5s)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -164,6 +172,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "yara_external_db: allow the test to connect() to databases other than the test ones",
         "yara_max_queries(n): fail if the test body runs more than n queries",
         "yara_max_db_time(seconds): fail if the test body's queries take longer in total",
+        "yara_latency(latency, jitter=0.0, seed=None): add latency to every statement of the "
+        "test (seconds, '2ms', or {'SELECT': seconds, ...}), as a production database would",
         "yara_no_nplusone: do not run the N+1 detector on this test",
     ):
         config.addinivalue_line("markers", marker)
@@ -185,6 +195,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
     state.item_redirects = uses_db and not external
     state.item_running = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """xdist controller, before the workers start: what every worker's session would fail on
+    is said once here (a worker stopping the run is an INTERNALERROR of xdist's)."""
+    config = session.config
+    state: PluginState = config.stash[STATE]
+    if state.worker is not None or not config.pluginmanager.has_plugin("dsession"):
+        return
+    problem = state.preflight()
+    if problem is not None:
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -249,6 +272,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
             f"\n{body}"
         )
     findings = detector.findings()
+    if item.get_closest_marker("yara_no_nplusone") is not None:
+        findings = [f for f in findings if not f.is_nplusone]  # exempt: not even reported
     item.stash[FINDINGS] = findings
     nplusone = [f for f in findings if f.is_nplusone]
     mode = state.settings.nplusone

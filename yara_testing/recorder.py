@@ -67,10 +67,17 @@ class QueryRecord:
     connection: str = "default"
     error: str | None = None
     context: LoadContext | None = field(default=None, compare=False)
+    # What the database simulation did to it: the fault that failed it, or the latency added
+    # ("latency 2.00 ms"); None if nothing. `simulated` is that latency, part of `io`.
+    injected: str | None = None
+    simulated: float = 0.0
 
     @classmethod
     def from_event(cls, event: QueryEvent, location: str, test: str | None) -> QueryRecord:
         stats = event.stats
+        simulated = getattr(stats, "simulated", 0.0) if stats else 0.0
+        fault = getattr(event.error, "injected", None)
+        injected = fault or (f"latency {simulated * 1000:.2f} ms" if simulated else None)
         return cls(
             sql=event.sql,
             params=tuple(event.params or ()),
@@ -84,16 +91,21 @@ class QueryRecord:
             connection=event.connection,
             error=None if event.error is None else f"{type(event.error).__name__}: {event.error}",
             context=event.context,
+            injected=injected,
+            simulated=simulated,
         )
 
     def describe(self, number: int | None = None) -> str:
         head = f"{number}. " if number is not None else ""
         params = f"\n      params: {list(self.params)!r}" if self.params else ""
-        failed = f"\n      failed: {self.error}" if self.error else ""
+        # A failure the simulation injected says so, as does the latency it added.
+        fault = f" (injected {self.injected})" if self.injected and not self.simulated else ""
+        failed = f"\n      failed{fault}: {self.error}" if self.error else ""
+        simulated = f", {self.simulated * 1000:.2f} ms simulated" if self.simulated else ""
         return (
             f"{head}{self.sql}{params}\n"
-            f"      {self.duration * 1000:.2f} ms (GIL held {self.gil_held * 1000:.2f} ms), "
-            f"{self.rows} rows, at {self.location}{failed}"
+            f"      {self.duration * 1000:.2f} ms (GIL held {self.gil_held * 1000:.2f} ms"
+            f"{simulated}), {self.rows} rows, at {self.location}{failed}"
         )
 
     def __str__(self) -> str:
@@ -137,6 +149,11 @@ class QueryLog:
     def total_io(self) -> float:
         return sum(r.io for r in self._records)
 
+    @property
+    def total_simulated(self) -> float:
+        """The latency the database simulation added, in all (part of `total_duration`)."""
+        return sum(r.simulated for r in self._records)
+
     def filter(self, sql_contains: str | None = None, connection: str | None = None) -> QueryLog:
         chosen = [
             r
@@ -150,9 +167,11 @@ class QueryLog:
         if not self._records:
             return "no queries"
         lines = [record.describe(n) for n, record in enumerate(self._records, start=1)]
+        simulated = self.total_simulated
         total = (
             f"{len(self._records)} queries, {self.total_duration * 1000:.2f} ms, "
             f"GIL held {self.total_gil_held * 1000:.2f} ms"
+            + (f", {simulated * 1000:.2f} ms simulated latency" if simulated else "")
         )
         return "\n".join([*lines, total])
 
@@ -170,8 +189,10 @@ class Recorder:
         self._installs = 0
 
     def __call__(self, event: QueryEvent) -> None:
-        if event.extra.get("control"):
-            return  # BEGIN/COMMIT/SAVEPOINT of user transactions are not queries
+        if event.extra.get("control") and not getattr(event.error, "injected", None):
+            # BEGIN/COMMIT/SAVEPOINT of user transactions are not queries (unless the database
+            # simulation failed one: that failure is the test's to see).
+            return
         if not self.logs and not self.listeners:
             return
         record = QueryRecord.from_event(event, user_location(), self.test)
@@ -223,6 +244,10 @@ class QueryCountError(AssertionError):
     pass
 
 
+def _queries(count: int) -> str:
+    return "1 query" if count == 1 else f"{count} queries"
+
+
 class assert_num_queries:
     """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries.
 
@@ -251,9 +276,41 @@ class assert_num_queries:
         if count != self.expected if self.exact else count > self.expected:
             bound = "exactly" if self.exact else "at most"
             raise QueryCountError(
-                f"expected {bound} {self.expected} queries, ran {count}:\n{self.log}"
+                f"expected {bound} {_queries(self.expected)}, ran {count}:\n{self.log}"
             )
 
 
 def assert_max_queries(limit: int) -> contextlib.AbstractContextManager[QueryLog]:
     return assert_num_queries(limit, exact=False)
+
+
+class DatabaseTimeError(AssertionError):
+    pass
+
+
+class assert_max_db_time:
+    """Fail if the block's queries take longer than `seconds` in all, as measured by the
+    engine, simulated latency included (the `yara_max_db_time` marker's budget, for a block)."""
+
+    def __init__(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+            raise ValueError(f"assert_max_db_time takes seconds, 0 or more, not {seconds!r}")
+        self.seconds = float(seconds)
+        self.log = QueryLog()
+        self._capture: contextlib.AbstractContextManager[QueryLog] | None = None
+
+    def __enter__(self) -> QueryLog:
+        _recorder.install()
+        self._capture = _recorder.capture(self.log)
+        return self._capture.__enter__()
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        __tracebackhide__ = True
+        assert self._capture is not None
+        self._capture.__exit__(kind, error, traceback)
+        _recorder.uninstall()
+        if kind is None and self.log.total_duration > self.seconds:
+            raise DatabaseTimeError(
+                f"the block's queries took {self.log.total_duration * 1000:.4g} ms, more than "
+                f"{self.seconds * 1000:.4g} ms:\n{self.log}"
+            )

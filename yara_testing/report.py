@@ -95,6 +95,9 @@ class TestEntry:
     statements: list[dict[str, Any]] = field(default_factory=list)
     # Not N+1s and never failures: the same single-row write repeated from one line.
     hints: list[str] = field(default_factory=list)
+    # The latency the database simulation added to the test's statements (part of
+    # `duration`): what the test waited for a database as slow as the simulated one.
+    simulated: float = 0.0
 
 
 @dataclass
@@ -120,6 +123,7 @@ class SessionReport:
                 duration=log.total_duration,
                 gil_held=log.total_gil_held,
                 io=log.total_io,
+                simulated=log.total_simulated,
                 nplusone=nplusone,
                 hints=hints or [],
                 outcome=progress.outcome,
@@ -138,6 +142,7 @@ class SessionReport:
                         "error": r.error,
                         # Fault injection marks the statements it made fail or slowed down.
                         "injected": bool(getattr(r, "injected", False)),
+                        "simulated": getattr(r, "simulated", 0.0),
                         "slow": _is_slow(r.duration, self.slow_query_ms),
                     }
                     for index, r in enumerate(log)
@@ -176,15 +181,28 @@ class SessionReport:
         total = sum(t.queries for t in tests)
         held = sum(t.gil_held for t in tests)
         io = sum(t.io for t in tests)
+        simulated = sum(t.simulated for t in tests)
         out = [
             f"{total} queries in {len(tests)} tests; GIL held {held * 1000:.1f} ms, "
             f"released for I/O {io * 1000:.1f} ms"
+            + (f" ({simulated * 1000:.1f} ms of it simulated latency)" if simulated else "")
         ]
         out.append("heaviest tests:")
         for entry in sorted(tests, key=lambda t: t.queries, reverse=True)[:heaviest]:
+            waited = f" ({entry.simulated * 1000:.1f} simulated)" if entry.simulated else ""
             out.append(
-                f"  {entry.queries:5d} queries {entry.duration * 1000:8.1f} ms  {entry.test}"
+                f"  {entry.queries:5d} queries {entry.duration * 1000:8.1f} ms{waited}  "
+                f"{entry.test}"
             )
+        delayed = sorted((t for t in tests if t.simulated), key=lambda t: -t.simulated)
+        if delayed:
+            # What each test waited for a database as slow as the simulated one.
+            out.append("waiting on the database at the simulated latency:")
+            for entry in delayed[:heaviest]:
+                out.append(
+                    f"  {entry.simulated * 1000:8.1f} ms over {entry.queries:3d} queries  "
+                    f"{entry.test}"
+                )
         statements = [s for t in tests for s in t.statements]
         out.append("slowest statements:")
         for statement in sorted(statements, key=lambda s: s["duration"], reverse=True)[:slowest]:

@@ -3,11 +3,13 @@ database (provisioned on first use, torn down at the end)."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -46,6 +48,7 @@ from yara_testing.report import (
     read_report_path,
     read_slow_query_ms,
 )
+from yara_testing.simulation import read_latency
 
 BACKENDS = ("sqlite", "postgres")
 BACKEND_ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite"}
@@ -74,6 +77,7 @@ class Settings:
     rootdir: str = "."
     report_html: str | None = None
     slow_query_ms: float = DEFAULT_SLOW_QUERY_MS
+    latency: float = 0.0  # seconds added to every statement of every test (--yara-latency)
 
     @classmethod
     def read(cls, config: pytest.Config) -> Settings:
@@ -133,6 +137,7 @@ class Settings:
             report_path=read_report_path(config, "yara_report", "yara_report"),
             report_html=read_report_path(config, "yara_report_html", "yara_report_html"),
             slow_query_ms=read_slow_query_ms(option("yara_slow_query", "yara_slow_query")),
+            latency=read_latency(option("yara_latency", "yara_latency")),
             models=list(config.getini("yara_models")),
             name=str(config.getini("yara_db_name") or Path(str(config.rootpath)).name),
             deadlock_timeout=deadlock_timeout,
@@ -166,11 +171,19 @@ class PluginState:
     item_redirects: bool = False
     item_running: bool = False  # between a test's setup and its teardown
     current_test: str | None = None  # node id of the test holding the database
+    blocked: bool = False  # inside yara_db_blocker.block()
 
     def install(self) -> None:
         """From configure to unconfigure: in tests that use the test database, the
         application's YaraOrm.init goes to it, and connect() elsewhere is refused."""
-        redirect_init(InitRedirection(self.ensure_session, lambda: not self.item_redirects))
+        # Outside any test (at import or collection time) an init is never let through: the
+        # application's own database must not be touched; ensure_session() says where to
+        # move the call.
+        redirect_init(
+            InitRedirection(
+                self.ensure_session, lambda: self.item_running and not self.item_redirects
+            )
+        )
         add_connect_guard(self.connect_guard)
         add_unbound_guard(self.unbound_guard)
         activation.install(self)
@@ -192,6 +205,27 @@ class PluginState:
             open_session(self, self.session_request)
         assert self.session is not None
         return self.session
+
+    def preflight(self) -> str | None:
+        """What would stop every test's session, checked up front: the models modules import,
+        the server answers (or one can be provisioned). None when all is well."""
+        for module in self.settings.models:
+            try:
+                importlib.import_module(module)
+            except ImportError as error:
+                return f"yara: models module {module!r} could not be imported: {error}"
+        if self.settings.backend != "postgres":
+            return None
+        try:
+            if self.settings.url:
+                self.get_portal().run(_check_server, self.settings.url)
+            else:
+                self.ensure_server()
+        except ProvisioningError as error:
+            return str(error)
+        except YaraError as error:
+            return f"yara: cannot use the PostgreSQL server: {error}"
+        return None
 
     def get_portal(self) -> Portal:
         if self.portal is None:
@@ -239,6 +273,12 @@ class PluginState:
     def refuse_access(self) -> NoReturn:
         __tracebackhide__ = True
         # pytest.fail: one line, no traceback, and no `except Exception` can swallow it.
+        if self.blocked:
+            pytest.fail(
+                f"Database access not allowed (at {user_location()}): refused by "
+                "yara_db_blocker.block()",
+                pytrace=False,
+            )
         pytest.fail(
             f"Database access not allowed (at {user_location()}): use the `yara_db` "
             "fixture or mark the test with @pytest.mark.yara_db",
@@ -290,10 +330,10 @@ class DatabaseSession:
         # The engines the running test's isolation was entered on.
         self.isolated: list[Engine] = []
         self.redirected: dict[str, str] = {}  # URL the application asked for (redacted) -> alias
-        # The seed override below the rootdir applied under the running tests (see
-        # enter_seed_layer), and the engines its isolation level is on.
-        self.layer: Any = None
-        self.layer_engines: list[Engine] = []
+        # The seed overrides below the rootdir applied under the running tests, most general
+        # first (see enter_seed_layers), and the engines each one's isolation level is on.
+        self.layers: list[Any] = []
+        self.layer_engines: list[list[Engine]] = []
         self.setup_seconds = 0.0
         self.run_id: str | None = None  # xdist's test run id, shared by the workers
 
@@ -401,26 +441,31 @@ class DatabaseSession:
         finally:
             self.state.access = previous
 
-    def enter_seed_layer(self, layer: Any, seed: Any) -> None:
-        """Make `layer` (a directory's or module's `yara_seed` override) the seed under the
-        coming tests: its rows go into an isolation level of their own, above the session's
-        seed, kept while consecutive tests share it and rolled back when they stop."""
-        if layer is self.layer:
-            return
-        self.leave_seed_layer()
-        if layer is None:
-            return
+    def enter_seed_layers(self, layers: list[tuple[Any, Callable[[], Any]]]) -> None:
+        """Make `layers` (the `yara_seed` overrides below the rootdir a test sees, most general
+        first, each with a way to get its seed) the seeds under the coming tests. Each has an
+        isolation level of its own above the session's seed, kept while consecutive tests
+        share it and rolled back when they stop."""
+        wanted = [definition for definition, _ in layers]
+        shared = 0
+        while shared < min(len(wanted), len(self.layers)) and (
+            wanted[shared] is self.layers[shared]
+        ):
+            shared += 1
+        self.leave_seed_layers(len(self.layers) - shared)
         engines = [database.engine for database in self.databases.values()]
-        self.portal.run(isolation.enter, engines, self.state.settings.deadlock_timeout)
-        self.layer, self.layer_engines = layer, engines
-        self.apply_seed(seed)
+        for definition, seed in layers[shared:]:
+            self.portal.run(isolation.enter, engines, self.state.settings.deadlock_timeout)
+            self.layers.append(definition)
+            self.layer_engines.append(engines)
+            self.apply_seed(seed())
 
-    def leave_seed_layer(self) -> None:
-        if self.layer is None:
-            return
-        self.layer = None
-        engines, self.layer_engines = self.layer_engines, []
-        self.portal.run(isolation.leave, engines)
+    def leave_seed_layers(self, count: int | None = None) -> None:
+        """Roll back the innermost `count` seed layers (all of them by default)."""
+        count = len(self.layers) if count is None else count
+        for _ in range(count):
+            self.layers.pop()
+            self.portal.run(isolation.leave, self.layer_engines.pop())
 
     def run(self, function: Callable[..., Awaitable[T]] | Awaitable[T], *args: Any) -> T:
         """Run ORM code from a synchronous test or fixture: an async function and its
@@ -450,7 +495,7 @@ class DatabaseSession:
         return await make(model, _quantity, **overrides)
 
     def finish(self) -> None:
-        self.leave_seed_layer()
+        self.leave_seed_layers()
         remove_guard(self.state.guard)
         recorder().uninstall()
         self.portal.run(connections.reset)
@@ -462,11 +507,9 @@ class DatabaseSession:
     def describe(self) -> str:
         names = [db.name for db in self.databases.values() if db.name]
         where = ", ".join(names) or "in memory"
-        kept = ""
-        if self.state.settings.reuse and self.backend == "postgres":
-            # "kept" only when an earlier run's databases were reused, not merely asked for.
-            reused = all(db.kept for db in self.databases.values())
-            kept = f" ({'kept' if reused else 'rebuilt'}: --yara-reuse-db)"
+        kept = reuse_note(
+            self.state.settings, self.backend, all(db.kept for db in self.databases.values())
+        )
         tried = "".join(f"\n  ({note})" for note in self.state.notes)
         return (
             f"yara: {self.backend} database {where} via {self.method}{kept}; "
@@ -479,6 +522,17 @@ class DatabaseSession:
             f"database ({alias})"
             for url, alias in self.redirected.items()
         ]
+
+
+def reuse_note(settings: Settings, backend: str, reused: bool) -> str:
+    """What the session line says of --yara-reuse-db: "kept" only when an earlier run's
+    databases were reused, not merely asked for; a rebuild names what caused it."""
+    if not settings.reuse or backend != "postgres":
+        return ""
+    if reused:
+        return " (kept: --yara-reuse-db)"
+    cause = "--yara-create-db" if settings.server.create else "--yara-reuse-db"
+    return f" (rebuilt: {cause})"
 
 
 def stop_session(message: str) -> NoReturn:
@@ -538,12 +592,16 @@ def session_seed(request: pytest.FixtureRequest) -> Any:
     root = [d for d in _seed_definitions(request) if not d.baseid]
     if not root:
         return None
-    definition = root[-1]
+    if root[-1] is _seed_definitions(request)[-1]:
+        return request.getfixturevalue("yara_seed")
+    return _definition_value(root[-1], request)
+
+
+def _definition_value(definition: Any, request: pytest.FixtureRequest) -> Any:
+    """The value of a `yara_seed` definition a closer one shadows for this test (pytest
+    only resolves the closest): cached if pytest ran it already, else called here."""
     if definition.cached_result is not None:
         return definition.cached_result[0]
-    if definition is _seed_definitions(request)[-1]:
-        return request.getfixturevalue("yara_seed")
-    # Shadowed for this node by a directory's seed: call the rootdir's definition itself.
     arguments = {
         name: request if name == "request" else request.getfixturevalue(name)
         for name in definition.argnames
@@ -552,13 +610,19 @@ def session_seed(request: pytest.FixtureRequest) -> Any:
     return next(value) if inspect.isgenerator(value) else value
 
 
-def directory_seed(request: pytest.FixtureRequest) -> tuple[Any, Any]:
-    """The `yara_seed` override below the rootdir closest to the test (a directory's
-    conftest, a module, a class) and its value; (None, None) if there is none."""
-    definitions = _seed_definitions(request)
-    if not definitions or not definitions[-1].baseid:
-        return None, None
-    return definitions[-1], request.getfixturevalue("yara_seed")
+def directory_seeds(request: pytest.FixtureRequest) -> list[tuple[Any, Callable[[], Any]]]:
+    """The `yara_seed` overrides below the rootdir the test sees (directories' conftests, a
+    module, a class), most general first, each with a function giving its seed."""
+    below_root = [d for d in _seed_definitions(request) if d.baseid]
+    return [
+        (
+            definition,
+            (lambda: request.getfixturevalue("yara_seed"))
+            if definition is below_root[-1]
+            else partial(_definition_value, definition, request),
+        )
+        for definition in below_root
+    ]
 
 
 async def _check_server(url: str) -> None:

@@ -1,4 +1,5 @@
-"""The catalogue: the N+1 version is caught, the fixed one is not."""
+"""The catalogue: the N+1 version is caught, the fixed one is not, and with a simulated
+production latency the N+1 is slower in proportion to its queries."""
 
 from __future__ import annotations
 
@@ -28,3 +29,24 @@ async def test_fixed_catalogue_is_one_query(yara_db):
 @pytest.mark.yara_max_queries(1)
 async def test_catalogue_budget(yara_db):
     await catalogue()
+
+
+# With a production-like round trip of 5 ms per statement, the N+1 pays it once per book and
+# its fixed twin once: the report lists both under "waiting on the database at the simulated
+# latency".
+ROUND_TRIP = 0.005
+
+
+@pytest.mark.yara_latency(ROUND_TRIP)
+async def test_with_latency_the_n_plus_one_waits_once_per_book(yara_db):
+    with yara_db.record() as log:
+        page = await catalogue_slow()
+    assert len(log) == 1 + len(page)
+    assert log.total_simulated == pytest.approx(ROUND_TRIP * len(log))
+
+
+@pytest.mark.yara_latency(ROUND_TRIP)
+async def test_with_latency_the_fixed_catalogue_waits_once(yara_db):
+    with yara_db.assert_max_db_time(1.0) as log:
+        await catalogue()
+    assert log.total_simulated == pytest.approx(ROUND_TRIP)
