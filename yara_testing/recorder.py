@@ -248,15 +248,11 @@ def _queries(count: int) -> str:
     return "1 query" if count == 1 else f"{count} queries"
 
 
-class assert_num_queries:
-    """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries.
+class _RecordedBlock:
+    """A `with` block whose queries are logged and checked when it ends. A class rather than a
+    generator, so a failure's traceback ends at the user's `with` line, not in contextlib."""
 
-    A class rather than a generator, so a failure's traceback ends at the user's `with` line
-    instead of in contextlib."""
-
-    def __init__(self, expected: int, *, exact: bool = True) -> None:
-        self.expected = expected
-        self.exact = exact
+    def __init__(self) -> None:
         self.log = QueryLog()
         self._capture: contextlib.AbstractContextManager[QueryLog] | None = None
 
@@ -270,8 +266,23 @@ class assert_num_queries:
         assert self._capture is not None
         self._capture.__exit__(kind, error, traceback)
         _recorder.uninstall()
-        if kind is not None:
-            return  # the block's own error is the one to see
+        if kind is None:  # otherwise the block's own error is the one to see
+            self.check()
+
+    def check(self) -> None:
+        raise NotImplementedError
+
+
+class assert_num_queries(_RecordedBlock):
+    """Fail unless the block runs exactly (or, with exact=False, at most) `expected` queries."""
+
+    def __init__(self, expected: int, *, exact: bool = True) -> None:
+        super().__init__()
+        self.expected = expected
+        self.exact = exact
+
+    def check(self) -> None:
+        __tracebackhide__ = True
         count = len(self.log)
         if count != self.expected if self.exact else count > self.expected:
             bound = "exactly" if self.exact else "at most"
@@ -288,28 +299,19 @@ class DatabaseTimeError(AssertionError):
     pass
 
 
-class assert_max_db_time:
+class assert_max_db_time(_RecordedBlock):
     """Fail if the block's queries take longer than `seconds` in all, as measured by the
     engine, simulated latency included (the `yara_max_db_time` marker's budget, for a block)."""
 
     def __init__(self, seconds: float) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
             raise ValueError(f"assert_max_db_time takes seconds, 0 or more, not {seconds!r}")
+        super().__init__()
         self.seconds = float(seconds)
-        self.log = QueryLog()
-        self._capture: contextlib.AbstractContextManager[QueryLog] | None = None
 
-    def __enter__(self) -> QueryLog:
-        _recorder.install()
-        self._capture = _recorder.capture(self.log)
-        return self._capture.__enter__()
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+    def check(self) -> None:
         __tracebackhide__ = True
-        assert self._capture is not None
-        self._capture.__exit__(kind, error, traceback)
-        _recorder.uninstall()
-        if kind is None and self.log.total_duration > self.seconds:
+        if self.log.total_duration > self.seconds:
             raise DatabaseTimeError(
                 f"the block's queries took {self.log.total_duration * 1000:.4g} ms, more than "
                 f"{self.seconds * 1000:.4g} ms:\n{self.log}"
