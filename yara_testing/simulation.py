@@ -35,14 +35,27 @@ def parse_duration(value: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+# The engine's own bound on a latency (engine/src/simulation.rs), checked here up front so a
+# run-wide value fails at startup, not in every test.
+MOST_SECONDS = 3600.0
+
+
 def read_latency(value: Any) -> float:
     """`--yara-latency` / the `yara_latency` ini option: 0 when not given."""
     if value in (None, ""):
         return 0.0
     try:
-        return parse_duration(str(value))
+        seconds = parse_duration(str(value))
     except ValueError as error:
-        raise pytest.UsageError(f"yara: --yara-latency must be {error}") from None
+        raise pytest.UsageError(
+            f"yara: --yara-latency (ini yara_latency) must be {error}"
+        ) from None
+    if seconds > MOST_SECONDS:
+        raise pytest.UsageError(
+            f"yara: --yara-latency (ini yara_latency) must be at most {MOST_SECONDS:g}s, "
+            f"not {value!r}"
+        )
+    return seconds
 
 
 class Injections:
@@ -152,7 +165,9 @@ class TestSimulation:
             latency = parse_duration(given) if isinstance(given, str) else given
             self.simulate(latency, **marker.kwargs)
         except (ValueError, TypeError, ConfigurationError) as error:
-            pytest.fail(f"yara: @pytest.mark.yara_latency({given!r}): {error}", pytrace=False)
+            arguments = ", ".join([repr(given), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
+            reason = str(error).replace("TestSimulation.simulate()", "yara_latency")
+            pytest.fail(f"yara: @pytest.mark.yara_latency({arguments}): {reason}", pytrace=False)
 
     def close(self) -> None:
         """Take out everything injected into the test's databases, the engines' own

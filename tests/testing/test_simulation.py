@@ -142,7 +142,15 @@ async def test_a_block_wins_inside_it(yara_db):
 def test_a_bad_latency_option_is_a_usage_error(app: Runner, value: str) -> None:
     result = app(f"--yara-latency={value}", test_x="def test_x():\n    pass\n")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--yara-latency must be a duration with its unit*us, µs, ms, s*"])
+    result.stderr.fnmatch_lines(
+        ["*--yara-latency (ini yara_latency) must be a duration with its unit*us, µs, ms, s*"]
+    )
+
+
+def test_a_latency_beyond_the_engines_bound_fails_at_startup(app: Runner) -> None:
+    result = app("--yara-latency=5000s", test_x="def test_x():\n    pass\n")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--yara-latency (ini yara_latency) must be at most 3600s*"])
 
 
 def test_each_fault_fails_as_the_database_would_and_is_marked(
