@@ -105,6 +105,10 @@ def test_sleeps(yara_db):
     Path("url.tmp").write_text(yara_db.url)
     Path("url.tmp").rename("url.txt")
     if os.environ.get("YARA_T_CRASH"):
+        # Crash once the watching test has seen the cluster running (it creates crash.now).
+        deadline = time.monotonic() + 60
+        while not Path("crash.now").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.abort()  # a crashed interpreter
     time.sleep(120)
 """
@@ -139,7 +143,9 @@ def test_the_cluster_goes_with_the_run_however_it_ends(
         directory = _socket_dir(url.read_text())
         assert directory.parent == base and (directory / "data" / "PG_VERSION").exists()
         assert _processes_of(directory), "the cluster runs during the test"
-        if how != "crash":
+        if how == "crash":
+            (pytester.path / "crash.now").touch()
+        else:
             run.send_signal(getattr(signal, how))
         run.wait(timeout=60)
     finally:
