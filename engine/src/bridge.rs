@@ -5,12 +5,13 @@
 //! protocol exchange: the task is told to cancel (the server is asked to stop the statement),
 //! finishes its bookkeeping, and returns its connection.
 //!
-//! The result is delivered by a thread of Tokio's blocking pool that takes the GIL, builds the
-//! Python result and schedules it on the event loop. This is pyo3-async-runtimes'
-//! `future_into_py` done by hand for one reason: a thread that is inside Python when the
-//! interpreter finalizes is killed by CPython with a forced unwind, which aborts a Rust
-//! process. Here every such section is counted, and an `atexit` hook stops new ones and waits
-//! for the running ones before finalization begins.
+//! A small result is queued for the event loop, which builds it on its own thread (see
+//! `loop_waker.rs`): no thread hop, no GIL hand-over. A large one is built by a thread of
+//! Tokio's blocking pool in GIL slices and scheduled on the loop, so the loop never stalls on
+//! it. That is pyo3-async-runtimes' `future_into_py` done by hand for one more reason: a thread
+//! that is inside Python when the interpreter finalizes is killed by CPython with a forced
+//! unwind, which aborts a Rust process. Here every such section is counted, and an `atexit`
+//! hook stops new ones and waits for the running ones before finalization begins.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -26,7 +27,16 @@ use pyo3::BoundObject;
 use tokio::sync::oneshot;
 
 use crate::errors::{EngineError, EngineResult};
+use crate::loop_waker::{mailbox_of, Build};
 use crate::runtime::runtime;
+
+/// A result on its way to Python; `small` ones are built on the event loop's thread.
+pub trait Delivery: for<'a> IntoPyObject<'a> + Send + 'static {
+    /// Cheap enough to build on the loop's thread without stalling it.
+    fn small(&self) -> bool {
+        true
+    }
+}
 
 /// Hand our runtime to pyo3-async-runtimes so exactly one Tokio runtime exists, make
 /// interpreter exit wait for threads that are delivering results, and start afresh in the
@@ -58,6 +68,36 @@ where
     if let Ok(runtime) = runtime() {
         runtime.spawn(future);
     }
+}
+
+/// Run `work` on the runtime and wait for it on this thread with the GIL released: for
+/// synchronous callers (test fixtures) that have no event loop to await on. No loop and no
+/// thread of ours sits between the caller and the work.
+pub fn wait_for<T, Fut>(py: Python<'_>, limit: Duration, work: Fut) -> PyResult<T>
+where
+    Fut: Future<Output = EngineResult<T>> + Send,
+    T: Send,
+{
+    let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(EngineError::interface(
+            "a blocking engine call cannot run on one of the engine's own threads",
+        )
+        .into_pyerr(py));
+    }
+    let outcome = py.detach(|| {
+        runtime.block_on(async {
+            match tokio::time::timeout(limit, AssertUnwindSafe(work).catch_unwind()).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(EngineError::interface("the engine's task failed")),
+                Err(_) => Err(EngineError::interface(format!(
+                    "the engine call did not finish within {} s",
+                    limit.as_secs()
+                ))),
+            }
+        })
+    });
+    outcome.map_err(|e| e.into_pyerr(py))
 }
 
 /// Threads currently inside Python to deliver a result.
@@ -128,7 +168,7 @@ where
     Fut: Future<Output = EngineResult<T>> + Send + 'static,
     T: Send + 'static,
     Fin: FnOnce(EngineResult<T>) -> R + Send + 'static,
-    R: for<'a> IntoPyObject<'a> + Send + 'static,
+    R: Delivery,
 {
     let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
@@ -138,6 +178,7 @@ where
         sender: Mutex::new(Some(cancel_tx)),
     };
     future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
+    let mailbox = mailbox_of(&event_loop)?;
     let delivery = (event_loop.unbind(), future.clone().unbind());
     let work = work(cancel_rx);
     runtime.spawn(async move {
@@ -158,8 +199,22 @@ where
                 )))
             });
         let reply = finish(outcome);
-        // Taking the GIL may wait: never on a Tokio worker.
-        let _ = tokio::task::spawn_blocking(move || deliver(delivery, reply)).await;
+        match mailbox {
+            Some(mailbox) if reply.small() => {
+                let (_, future) = delivery;
+                let build: Build = Box::new(move |py| {
+                    reply
+                        .into_pyobject(py)
+                        .map(|value| value.into_any().into_bound())
+                        .map_err(Into::into)
+                });
+                mailbox.post(future, build);
+            }
+            // Taking the GIL may wait: never on a Tokio worker.
+            _ => {
+                let _ = tokio::task::spawn_blocking(move || deliver(delivery, reply)).await;
+            }
+        }
     });
     Ok(future)
 }
@@ -223,6 +278,8 @@ where
         }
     }
 }
+
+impl<T> Delivery for Outcome<T> where T: for<'a> IntoPyObject<'a> + Send + 'static {}
 
 /// Spawn work whose plain result (an object, a flag, nothing) goes straight to Python.
 pub fn spawn_outcome<'py, W, Fut, T>(py: Python<'py>, work: W) -> PyResult<Bound<'py, PyAny>>

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::backend::Backend;
-use crate::bridge::spawn_outcome;
+use crate::bridge::{spawn_outcome, wait_for};
 use crate::config::{parse_url, redact, seconds, PoolOptions, Target};
 use crate::core::EngineCore;
 use crate::isolation;
@@ -19,6 +19,9 @@ use crate::runner::StatementRunner;
 use crate::sqlite::SqliteBackend;
 use crate::task::TaskRef;
 use crate::transaction;
+
+/// The longest a blocking call waits (as the test toolkit's portal did).
+const BLOCKING_LIMIT: Duration = Duration::from_secs(300);
 
 /// A connection pool to one database. Every method that talks to the database returns an
 /// awaitable; none blocks the event loop.
@@ -82,6 +85,22 @@ impl Engine {
     fn leave_isolation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let core = Arc::clone(&self.core);
         spawn_outcome(py, move |_| isolation::leave(core))
+    }
+
+    /// `enter_isolation` for synchronous callers (test fixtures): waits on the calling thread
+    /// with the GIL released, without an event loop.
+    #[pyo3(signature = (*, patience=10.0))]
+    fn enter_isolation_blocking(&self, py: Python<'_>, patience: f64) -> PyResult<usize> {
+        self.core.check_open().map_err(|e| e.into_pyerr(py))?;
+        let patience: Duration = seconds("patience", patience).map_err(|e| e.into_pyerr(py))?;
+        let core = Arc::clone(&self.core);
+        wait_for(py, BLOCKING_LIMIT, isolation::enter(core, patience))
+    }
+
+    /// `leave_isolation` for synchronous callers, as `enter_isolation_blocking`.
+    fn leave_isolation_blocking(&self, py: Python<'_>) -> PyResult<usize> {
+        let core = Arc::clone(&self.core);
+        wait_for(py, BLOCKING_LIMIT, isolation::leave(core))
     }
 
     /// How many isolation levels are open (0: not isolated).

@@ -12,6 +12,7 @@ mod errors;
 mod fault;
 mod hydrate;
 mod isolation;
+mod loop_waker;
 mod numeric;
 mod pg_cancel;
 mod pg_decode;

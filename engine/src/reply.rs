@@ -6,6 +6,7 @@ use std::time::Instant;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use crate::bridge::Delivery;
 use crate::errors::{EngineError, EngineResult};
 use crate::pytypes::py_types;
 use crate::statement::Payload;
@@ -35,6 +36,18 @@ impl Reply {
             draft,
             shape,
         }
+    }
+}
+
+/// Results up to this many values are built on the event loop's thread (about a millisecond
+/// of work at most); larger ones in GIL slices on a blocking thread.
+const INLINE_CELLS: usize = 8_192;
+
+impl Delivery for Reply {
+    fn small(&self) -> bool {
+        self.outcome
+            .as_ref()
+            .map_or(true, |payload| payload.cell_count() <= INLINE_CELLS)
     }
 }
 

@@ -17,6 +17,9 @@ use crate::errors::{EngineError, EngineResult};
 pub struct LiveThreads {
     count: AtomicUsize,
     ended: Notify,
+    /// Connections close one at a time: SQLite removes `-wal` and `-shm` only when the closing
+    /// connection is the last one open, and two closing at once each see the other.
+    closing: std::sync::Mutex<()>,
 }
 
 impl LiveThreads {
@@ -123,6 +126,8 @@ fn run_connection(
     while let Ok(job) = inbox.recv() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
     }
+    let _turn = setup.live.closing.lock();
+    drop(conn);
 }
 
 #[derive(Clone)]

@@ -53,6 +53,15 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// Values to build in Python (rows times columns).
+    pub fn cell_count(&self) -> usize {
+        match self {
+            Payload::PgRows { columns, rows } => rows.len() * columns.len().max(1),
+            Payload::SqliteRows(rows) => rows.len() * rows.columns.len().max(1),
+            Payload::Count(_) | Payload::Done => 1,
+        }
+    }
+
     pub fn row_count(&self) -> usize {
         match self {
             Payload::PgRows { rows, .. } => rows.len(),

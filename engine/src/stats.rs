@@ -67,7 +67,8 @@ impl StatsDraft {
 #[pyclass(module = "yara_orm._engine", frozen, get_all)]
 #[derive(Debug, Clone)]
 pub struct QueryStats {
-    /// From the end of I/O until the GIL was held again to build the result.
+    /// From the end of I/O until the result began to be built: the event loop picking it up
+    /// (small results) or a thread getting the GIL (large ones).
     pub gil_wait: f64,
     /// Holding the GIL: converting parameters plus building Python objects from rows.
     pub gil_held: f64,
