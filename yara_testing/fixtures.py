@@ -195,7 +195,7 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
         yara_session.enter_seed_layers(layers)
         yara_session.isolated = yara_session.engines_for(access)
         patience = state.settings.deadlock_timeout
-        portal.run(isolation.enter, yara_session.isolated, patience)
+        isolation.enter(yara_session.isolated, patience)
     if options.get("reset_sequences"):
         portal.run(isolation.reset_sequences, yara_session.databases.values())
     state.access = access
@@ -224,7 +224,7 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
                 portal.run(isolation.empty_tables, yara_session.databases.values())
                 yara_session.run_seed(yara_session.seed)
             else:
-                portal.run(isolation.leave, yara_session.isolated)
+                isolation.leave(yara_session.isolated)
                 yara_session.isolated = []
         finally:
             state.access = None

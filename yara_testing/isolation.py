@@ -22,17 +22,18 @@ class LeakedTaskError(YaraError):
     """A task started by an earlier test ran a query after that test ended."""
 
 
-async def enter(engines: Iterable[Engine], patience: float) -> None:
-    """Everything from here on runs in a savepoint-backed outer transaction, on each engine."""
+def enter(engines: Iterable[Engine], patience: float) -> None:
+    """Everything from here on runs in a savepoint-backed outer transaction, on each engine.
+    Called from synchronous fixtures: the engine waits on this thread, no event loop between."""
     for engine in engines:
-        await engine.enter_isolation(patience=patience)
+        engine.enter_isolation_blocking(patience=patience)
 
 
-async def leave(engines: Iterable[Engine]) -> None:
+def leave(engines: Iterable[Engine]) -> None:
     """Roll back everything since `enter()`, commits included."""
     for engine in engines:
         if engine.isolation_depth:
-            await engine.leave_isolation()
+            engine.leave_isolation_blocking()
 
 
 async def empty_tables(databases: Iterable[TestDatabase]) -> None:

@@ -455,7 +455,7 @@ class DatabaseSession:
         self.leave_seed_layers(len(self.layers) - shared)
         engines = [database.engine for database in self.databases.values()]
         for definition, seed in layers[shared:]:
-            self.portal.run(isolation.enter, engines, self.state.settings.deadlock_timeout)
+            isolation.enter(engines, self.state.settings.deadlock_timeout)
             self.layers.append(definition)
             self.layer_engines.append(engines)
             self.apply_seed(seed())
@@ -465,7 +465,7 @@ class DatabaseSession:
         count = len(self.layers) if count is None else count
         for _ in range(count):
             self.layers.pop()
-            self.portal.run(isolation.leave, self.layer_engines.pop())
+            isolation.leave(self.layer_engines.pop())
 
     def run(self, function: Callable[..., Awaitable[T]] | Awaitable[T], *args: Any) -> T:
         """Run ORM code from a synchronous test or fixture: an async function and its

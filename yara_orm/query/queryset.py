@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 from yara_orm.connection import DatabaseClient, LoadContext, connections, current_load
 from yara_orm.exceptions import DoesNotExist, FieldError, MultipleObjectsReturned, ParamsError
 from yara_orm.models.meta import attname
-from yara_orm.query import hydration
+from yara_orm.query import hydration, shapes
 from yara_orm.query.compiler import Statements, row_count
 from yara_orm.query.expressions import Expression, F, Q
 from yara_orm.query.union import UnionQuery
@@ -285,7 +285,7 @@ class QuerySet(Generic[M]):
             current_load.reset(token)
 
     async def _fetch(self) -> list[Any]:
-        sql, params, plan = self._statements().select()
+        sql, params, plan = shapes.select(self._statements())
         rows = await self._fetch_rows(sql, params)
         if plan.hidden:
             rows = [row[: -plan.hidden] for row in rows]
