@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from tests.orm.models import Author, Book, Tag
+from tests.orm.models import Author, Book, Event, Kind, Priority, Tag
 from yara_orm import (
     DoesNotExist,
     FieldError,
@@ -192,3 +195,83 @@ async def test_bulk_update_is_all_or_nothing(orm: str) -> None:
     assert await Author.filter(name="renamed").count() == 0
     assert await Author.bulk_update(authors, ["name"], batch_size=10) == 30
     assert await Author.filter(name="renamed").count() == 30
+
+
+async def test_bulk_create_of_every_field_type_matches_single_creates(orm: str) -> None:
+    # On PostgreSQL bulk_create sends one array per column (unnest); the rows must come out
+    # exactly as single INSERTs write them, NULLs included.
+    def events(prefix: int) -> list[Event]:
+        made = []
+        for i in range(6):
+            full = i % 2 == 0
+            made.append(
+                Event(
+                    id=uuid.UUID(int=prefix * 100 + i),
+                    kind=Kind.OPEN if full else Kind.CLOSED,
+                    priority=Priority.HIGH if full else Priority.LOW,
+                    payload={"n": i, "list": [1, "two", None]} if full else None,
+                    duration=dt.timedelta(days=i, microseconds=7) if full else None,
+                    at=dt.time(12, i, 30, 5) if full else None,
+                    blob=bytes([i, 0, 255]) if full else None,
+                    flag=full,
+                    big=2**40 + i,
+                    small=-i,
+                    day=dt.date(2024, 2, 29) if full else None,
+                    note=f"note 'quoted' {i}" if full else None,
+                )
+            )
+        return made
+
+    await Event.bulk_create(events(1))
+    for event in events(2):
+        await event.save()
+
+    def shape(event: Event) -> tuple[Any, ...]:
+        values = tuple(getattr(event, name) for name in Event._meta.fields if name != "id")
+        return (event.id.int % 100, *values)
+
+    bulk = [shape(e) for e in await Event.filter(id__lt=uuid.UUID(int=200)).order_by("id")]
+    single = [shape(e) for e in await Event.filter(id__gte=uuid.UUID(int=200)).order_by("id")]
+    assert bulk == single and len(bulk) == 6
+
+
+async def test_bulk_create_beyond_the_parameter_limit(orm: str) -> None:
+    # 40,000 rows of 2 columns: beyond one statement's parameters as VALUES lists (SQLite,
+    # batches); one statement of two arrays on PostgreSQL.
+    events: list[QueryEvent] = []
+    with listening(events.append):
+        tags = await Tag.bulk_create([Tag(name=f"tag {i}") for i in range(40_000)])
+    inserts = [e for e in events if e.sql.startswith("INSERT")]
+    assert len(inserts) == (1 if orm == "postgres" else 2)
+    assert await Tag.all().count() == 40_000
+    assert len({t.pk for t in tags}) == 40_000
+    assert (await Tag.get(pk=tags[-1].pk)).name == "tag 39999"
+
+
+async def test_bulk_create_with_conflicts_through_arrays(orm: str) -> None:
+    await Tag.bulk_create([Tag(name="a"), Tag(name="b")])
+    await Tag.bulk_create([Tag(name="b"), Tag(name="c")], ignore_conflicts=True)
+    assert [t.name for t in await Tag.all().order_by("name")] == ["a", "b", "c"]
+    author = await Author.create(name="Ada")
+    await Book.bulk_create(
+        [Book(id=1, title="old", author=author), Book(id=2, title="x", author=author)]
+    )
+    await Book.bulk_create(
+        [Book(id=1, title="new", author=author), Book(id=3, title="y", author=author)],
+        on_conflict=["id"],
+        update_fields=["title"],
+    )
+    assert [(b.id, b.title) for b in await Book.all().order_by("id")] == [
+        (1, "new"),
+        (2, "x"),
+        (3, "y"),
+    ]
+
+
+async def test_bulk_create_checks_lengths_and_scales_as_single_creates(orm: str) -> None:
+    author = await Author.create(name="Ada")
+    with pytest.raises(ValidationError, match="title"):
+        await Book.bulk_create([Book(title="t" * 201, author=author)])
+    assert await Book.all().count() == 0
+    await Book.bulk_create([Book(title="p", author=author, price=Decimal("1.235"))])
+    assert (await Book.get(title="p")).price == Decimal("1.24")

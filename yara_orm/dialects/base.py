@@ -88,6 +88,13 @@ class Dialect:
         """A placeholder whose type the server cannot infer from context (CASE branches)."""
         return self.placeholder(index)
 
+    def bulk_rows(
+        self, fields: list[Field[Any]], columns: list[list[Any]], params: list[Any]
+    ) -> str | None:
+        """A SELECT yielding many rows from one parameter per column (`columns` holds each
+        column's values), for INSERT ... SELECT; None where the dialect writes VALUES lists."""
+        return None
+
     def auto_increment_column(self, field: Field[Any]) -> str:
         """The whole column definition of an auto-incrementing primary key."""
         raise NotImplementedError

@@ -15,6 +15,8 @@ from yara_orm.router import router
 from yara_orm.transactions import in_transaction
 
 if TYPE_CHECKING:
+    from yara_orm.dialects.base import Dialect
+    from yara_orm.fields.base import Field
     from yara_orm.models.base import Model
 
 # Keeps a batch's parameter count under SQLite's and PostgreSQL's limits.
@@ -172,19 +174,25 @@ async def bulk_create(
     groups: dict[tuple[str, ...], list[int]] = {}
     for index, row in enumerate(rows):
         groups.setdefault(tuple(row), []).append(index)
-    batches: list[tuple[tuple[str, ...], list[int]]] = []
+    by_column = {field.column: field for field in meta.columns}
+    batches: list[tuple[tuple[str, ...], list[int], bool]] = []
     for columns, indexes in groups.items():
-        size = batch_size or max(1, MAX_PARAMS_PER_STATEMENT // max(len(columns), 1))
+        # One parameter per column (unnest) has no limit of parameters per statement.
+        arrays = _arrays_possible([by_column[c] for c in columns], rows, indexes, dialect)
+        size = batch_size or (
+            len(indexes) if arrays else max(1, MAX_PARAMS_PER_STATEMENT // max(len(columns), 1))
+        )
         batches.extend(
-            (columns, indexes[start : start + size]) for start in range(0, len(indexes), size)
+            (columns, indexes[start : start + size], arrays)
+            for start in range(0, len(indexes), size)
         )
     table = dialect.quote(meta.table)
     pk = meta.pk
     keys: dict[int, Any] = {}
     returning = f" RETURNING {dialect.quote(pk.column)}"
-    statements = sum(len(chunk) if not columns else 1 for columns, chunk in batches)
+    statements = sum(len(chunk) if not columns else 1 for columns, chunk, _ in batches)
     async with _all_or_nothing(model, statements, using_db) as client:
-        for columns, chunk in batches:
+        for columns, chunk, arrays in batches:
             if not columns:  # every column left to its default: no VALUES list to write
                 for index in chunk:
                     sql = f"INSERT INTO {table} DEFAULT VALUES{conflict}"
@@ -194,15 +202,21 @@ async def bulk_create(
                         ((keys[index],),) = await client.fetch(sql + returning, [])
                 continue
             params: list[Any] = []
-            tuples = []
-            for index in chunk:
-                marks = []
-                for column in columns:
-                    params.append(rows[index][column])
-                    marks.append(dialect.placeholder(len(params)))
-                tuples.append(f"({', '.join(marks)})")
             quoted = ", ".join(dialect.quote(c) for c in columns)
-            sql = f"INSERT INTO {table} ({quoted}) VALUES {', '.join(tuples)}{conflict}"
+            source = None
+            if arrays:
+                values = [[rows[index][column] for index in chunk] for column in columns]
+                source = dialect.bulk_rows([by_column[c] for c in columns], values, params)
+            if source is None:
+                tuples = []
+                for index in chunk:
+                    marks = []
+                    for column in columns:
+                        params.append(rows[index][column])
+                        marks.append(dialect.placeholder(len(params)))
+                    tuples.append(f"({', '.join(marks)})")
+                source = f"VALUES {', '.join(tuples)}"
+            sql = f"INSERT INTO {table} ({quoted}) {source}{conflict}"
             if ignore_conflicts:
                 await client.execute(sql, params)  # skipped rows return nothing to match
                 continue
@@ -217,6 +231,18 @@ async def bulk_create(
         for obj in objects:
             obj._saved_in_db = True
     return objects
+
+
+def _arrays_possible(
+    fields: list[Field[Any]], rows: list[dict[str, Any]], indexes: list[int], dialect: Dialect
+) -> bool:
+    """Whether the rows can travel as one array per column: the dialect can, every column
+    has a known type, and no value is an expression to compile into the statement."""
+    if not fields or dialect.bulk_rows(fields, [[] for _ in fields], []) is None:
+        return False
+    return not any(
+        isinstance(value, Expression) for index in indexes for value in rows[index].values()
+    )
 
 
 async def bulk_update(
