@@ -29,7 +29,16 @@ impl managed::Manager for SqliteManager {
     }
 
     async fn recycle(&self, worker: &mut SqliteWorker, _: &Metrics) -> RecycleResult<EngineError> {
+        if worker.stopped() {
+            return Err(managed::RecycleError::message(
+                "the SQLite connection thread ended",
+            ));
+        }
         // A connection must come back outside any transaction; roll back whatever was left.
+        // The common case (none open) costs no trip to the connection's thread.
+        if !worker.maybe_in_transaction() {
+            return Ok(());
+        }
         worker
             .call(rollback_if_open)
             .await

@@ -1,7 +1,7 @@
 //! SQLite is a blocking C library, so each connection lives on a dedicated thread of its own
 //! (never a Tokio worker, never the asyncio thread) and takes jobs over a channel.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +46,16 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteWorker {
     jobs: mpsc::Sender<Job>,
     interrupt: Arc<InterruptHandle>,
+    state: Arc<WorkerState>,
+}
+
+/// What the pool needs to know of a connection without a trip to its thread.
+#[derive(Default)]
+struct WorkerState {
+    /// Set before each job and cleared by it when it leaves no transaction open, so a stale
+    /// value only ever errs towards checking.
+    maybe_in_transaction: AtomicBool,
+    stopped: AtomicBool,
 }
 
 static WORKER_IDS: AtomicU64 = AtomicU64::new(0);
@@ -61,11 +71,14 @@ impl SqliteWorker {
         let id = WORKER_IDS.fetch_add(1, Ordering::Relaxed);
         let live = Arc::clone(&setup.live);
         live.count.fetch_add(1, Ordering::AcqRel);
+        let state = Arc::new(WorkerState::default());
+        let thread_state = Arc::clone(&state);
         let spawned = std::thread::Builder::new()
             .name(format!("yara-sqlite-{id}"))
             .spawn(move || {
                 let live = Arc::clone(&setup.live);
                 run_connection(location, flags, setup, ready_tx, inbox);
+                thread_state.stopped.store(true, Ordering::Release);
                 live.count.fetch_sub(1, Ordering::AcqRel);
                 live.ended.notify_waiters();
             });
@@ -78,7 +91,21 @@ impl SqliteWorker {
         let interrupt = ready_rx
             .await
             .map_err(|_| EngineError::interface("the SQLite thread stopped while opening"))??;
-        Ok(SqliteWorker { jobs, interrupt })
+        Ok(SqliteWorker {
+            jobs,
+            interrupt,
+            state,
+        })
+    }
+
+    /// Whether the connection may hold an open transaction (known without asking its thread).
+    pub fn maybe_in_transaction(&self) -> bool {
+        self.state.maybe_in_transaction.load(Ordering::Acquire)
+    }
+
+    /// Whether the connection's thread has ended.
+    pub fn stopped(&self) -> bool {
+        self.state.stopped.load(Ordering::Acquire)
     }
 
     /// Run `work` on the connection's thread and wait for it without blocking Tokio.
@@ -88,9 +115,17 @@ impl SqliteWorker {
         F: FnOnce(&mut Connection) -> EngineResult<R> + Send + 'static,
     {
         let (reply_tx, reply_rx) = oneshot::channel();
+        let state = Arc::clone(&self.state);
+        // Pessimistic until the job says otherwise (it may panic half-way).
+        state.maybe_in_transaction.store(true, Ordering::Release);
         self.jobs
             .send(Box::new(move |conn| {
-                let _ = reply_tx.send(work(conn));
+                let result = work(conn);
+                // Stored before the reply is sent, so whoever sees the reply sees this too.
+                state
+                    .maybe_in_transaction
+                    .store(!conn.is_autocommit(), Ordering::Release);
+                let _ = reply_tx.send(result);
             }))
             .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))?;
         reply_rx.await.map_err(|_| {
