@@ -81,9 +81,24 @@ async def test_plain_shapes_are_compiled_once() -> None:
     for key in range(1, 4):
         await Author.get(id=key)
         await Author.filter(name=f"author {key}").first()
-    cached = {shape[2]: entry for shape, entry in shapes._CACHE.items() if shape[0] is Author}
+    cached = {
+        shape[3]: entry
+        for shape, entry in shapes._CACHE.items()
+        if shape[0] == "select" and shape[1] is Author
+    }
     assert cached[(("id",),)] is not None
     assert cached[(("name",),)] is not None
     # A shape that is not plain (a lookup through a relation) is never cached.
     assert [a.id for a in await Author.filter(books__id=21)] == [2]
     assert all("__" not in key for keys in cached for group in keys for key in group)
+
+
+async def test_counts_of_one_shape() -> None:
+    await _library()
+    assert [await Book.filter(author_id=k).count() for k in (1, 2, 3, 4)] == [3, 3, 3, 0]
+    assert await Book.filter(author_id=1).limit(2).count() == 2
+    assert await Book.filter(author_id=1).offset(1).count() == 2
+    with pytest.raises(ValidationError):
+        await Book.filter(author_id="x").count()
+    counts = [s for s in shapes._CACHE if s[0] == "count" and s[1] is Book]
+    assert counts and all(shapes._CACHE[s] is not None for s in counts)

@@ -3,6 +3,8 @@ relations) or the dicts and tuples of `values()` / `values_list()`."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,35 @@ def shape_values(
 
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
     """Model instances from rows; instances of one multi-row query share a batch."""
+    return list(map(_builder(query, rows, plan), rows))
+
+
+# A result this large is built in slices, the event loop running between them.
+SLICED_ROWS = 2_000
+_SLICE_ROWS = 500
+_SLICE_SECONDS = 0.002
+
+
+async def instances_in_slices(
+    query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan
+) -> list[Model]:
+    """`instances()` for a large result: the loop gets to run at least every ~2 ms, so other
+    tasks (a health check, a heartbeat) are not held up by one big fetch."""
+    build = _builder(query, rows, plan)
+    built: list[Model] = []
+    deadline = time.perf_counter() + _SLICE_SECONDS
+    for start in range(0, len(rows), _SLICE_ROWS):
+        built.extend(map(build, rows[start : start + _SLICE_ROWS]))
+        if time.perf_counter() >= deadline:
+            await asyncio.sleep(0)
+            deadline = time.perf_counter() + _SLICE_SECONDS
+    return built
+
+
+def _builder(
+    query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan
+) -> Callable[[tuple[Any, ...]], Model]:
+    """Builds one instance from one row of `rows`."""
     model: type[Model] = query.model
     context = query._load_context
     if context is not None and context.kind == "lazy" and context.batch is not None:
@@ -65,13 +96,14 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
     annotations = list(query._annotations)
     by_annotation = annotation_converters(query) if annotations else {}
     partial = query._only is not None
-    built = []
-    for row in rows:
+    related = plan.related
+
+    def build(row: tuple[Any, ...]) -> Model:
         if partial:
             instance = _partial(model, fields, row, batch)
         else:
             instance = model._from_row(row[:width], batch)
-        for related_model, start, end, path, related_fields in plan.related:
+        for related_model, start, end, path, related_fields in related:
             values = row[start:end]
             if values[0] is None:
                 target = None
@@ -91,8 +123,9 @@ def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPla
             instance.__dict__.update(zip(annotations, tail, strict=True))
             for name, convert in by_annotation.items():
                 instance.__dict__[name] = convert(instance.__dict__[name])
-        built.append(instance)
-    return built
+        return instance
+
+    return build
 
 
 def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Model:

@@ -291,7 +291,10 @@ class QuerySet(Generic[M]):
             rows = [row[: -plan.hidden] for row in rows]
         if plan.values is not None:
             return hydration.shape_values(self, rows, plan.values)
-        found = hydration.instances(self, rows, plan)
+        if len(rows) > hydration.SLICED_ROWS:
+            found = await hydration.instances_in_slices(self, rows, plan)
+        else:
+            found = hydration.instances(self, rows, plan)
         if self._prefetch and found:
             from yara_orm.query.prefetch import prefetch_related_objects
 
@@ -364,7 +367,7 @@ class QuerySet(Generic[M]):
         return {getattr(obj, field_name): obj for obj in found}
 
     async def count(self) -> int:
-        sql, params = self._statements().count()
+        sql, params = shapes.count(self._statements())
         rows = await self._fetch_rows(sql, params)
         return int(rows[0][0])
 

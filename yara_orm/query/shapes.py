@@ -12,6 +12,7 @@ through them gives exactly the parameters the compiler produced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.query.expressions import Expression, Q
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
     from yara_orm.query.compiler import Compiler, SelectPlan, Statements
     from yara_orm.query.queryset import QuerySet
 
-# One entry per (model, dialect, filter keys, ordering, limit/offset presence); a shape that
-# cannot be cached is remembered as None so it is not examined again.
-_Entry = tuple[str, "SelectPlan", tuple["Field[Any]", ...]] | None
+# One entry per (statement kind, model, dialect, filter keys, ordering, limit/offset
+# presence); a shape that cannot be cached is remembered as None, not examined again.
+_Entry = tuple[str, "SelectPlan | None", tuple["Field[Any]", ...]] | None
 _CACHE: dict[tuple[Any, ...], _Entry] = {}
 # Shapes come from source code, so they are few; the bound only guards against generated ones.
 _LIMIT = 2_048
@@ -88,18 +89,40 @@ def _parameters(
 
 def select(statements: Statements) -> tuple[str, list[Any], SelectPlan]:
     """`statements.select()`, from the cache when the query has a known plain shape."""
+    sql, params, plan = _cached("select", statements, statements.select)
+    assert plan is not None
+    return sql, params, plan
+
+
+def count(statements: Statements) -> tuple[str, list[Any]]:
+    """`statements.count()`, from the cache when the query has a known plain shape."""
+
+    def compile_count() -> tuple[str, list[Any], None]:
+        sql, params = statements.count()
+        return sql, params, None
+
+    sql, params, _ = _cached("count", statements, compile_count)
+    return sql, params
+
+
+def _cached(
+    kind: str,
+    statements: Statements,
+    compile_statement: Callable[[], tuple[str, list[Any], SelectPlan | None]],
+) -> tuple[str, list[Any], SelectPlan | None]:
     query = statements.query
     found = _shape(query)
     if found is None:
-        return statements.select()
+        return compile_statement()
     shape, values = found
+    shape = (kind, *shape)
     entry = _CACHE.get(shape, False)
     if entry is None:
-        return statements.select()
+        return compile_statement()
     if entry is not False:
         sql, plan, fields = entry
         return sql, _parameters(query, fields, values), plan
-    sql, params, plan = statements.select()
+    sql, params, plan = compile_statement()
     _remember(shape, statements.compiler(), query, values, sql, params, plan)
     return sql, params, plan
 
@@ -111,12 +134,12 @@ def _remember(
     values: list[Any],
     sql: str,
     params: list[Any],
-    plan: SelectPlan,
+    plan: SelectPlan | None,
 ) -> None:
-    if len(_CACHE) >= _LIMIT or plan.hidden or plan.related:
+    if len(_CACHE) >= _LIMIT or (plan is not None and (plan.hidden or plan.related)):
         return
     fields = []
-    for group in shape[2]:
+    for group in shape[3]:
         for key in group:
             _alias, field, rest, _ = compiler.walk([key])
             if rest or field.db_kind == "json":
