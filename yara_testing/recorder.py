@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import os
 import sys
 import sysconfig
 from collections.abc import Iterator
@@ -45,8 +47,14 @@ def user_location(skip: int = 2) -> str:
 
 
 def _short(filename: str) -> str:
+    # Every recorded statement asks: keyed on the working directory too, which tests change.
+    return _shortened(filename, os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _shortened(filename: str, cwd: str) -> str:
     try:
-        return str(Path(filename).relative_to(Path.cwd()))
+        return str(Path(filename).relative_to(cwd))
     except ValueError:
         return filename
 

@@ -109,18 +109,20 @@ class DecimalField(Field[Any]):
     def check(self, value: Any) -> Any:
         if not value.is_finite():
             raise self.fail(value, "is not a finite number")
-        too_long = self.fail(
+        try:
+            quantized = value.quantize(self._quantum)
+        except InvalidOperation:  # more digits than the decimal context can even hold
+            raise self._too_long(value) from None
+        if len(quantized.as_tuple().digits) > self.max_digits:
+            raise self._too_long(value)
+        return quantized
+
+    def _too_long(self, value: Any) -> Exception:
+        return self.fail(
             value,
             f"has more than {self.max_digits} digits (max_digits={self.max_digits}, "
             f"decimal_places={self.decimal_places})",
         )
-        try:
-            quantized = value.quantize(self._quantum)
-        except InvalidOperation:  # more digits than the decimal context can even hold
-            raise too_long from None
-        if len(quantized.as_tuple().digits) > self.max_digits:
-            raise too_long
-        return quantized
 
 
 class CharField(Field[Any]):
