@@ -102,3 +102,18 @@ async def test_counts_of_one_shape() -> None:
         await Book.filter(author_id="x").count()
     counts = [s for s in shapes._CACHE if s[0] == "count" and s[1] is Book]
     assert counts and all(shapes._CACHE[s] is not None for s in counts)
+
+
+async def test_comparisons_of_one_shape() -> None:
+    await _library()
+    assert [await Book.filter(id__gt=k).count() for k in (0, 20, 31, 99)] == [9, 5, 1, 0]
+    assert [b.id for b in await Book.filter(id__gte=21, id__lt=31).order_by("id")] == [
+        21,
+        22,
+        30,
+    ]
+    assert [b.id for b in await Book.filter(id__gte=11, id__lte=12).order_by("id")] == [11, 12]
+    with pytest.raises(ValidationError):
+        await Book.filter(id__gt=None).count()
+    with pytest.raises(ValidationError):
+        await Book.filter(id__gt="many").count()

@@ -1,9 +1,10 @@
-"""Compiled SELECTs kept per query shape.
+"""Compiled SELECTs and COUNTs kept per query shape.
 
 Most statements an application runs are the same few shapes with new values: `get(id=...)`,
-`filter(author=...).order_by("-id").limit(10)`. For a plain shape (equality filters on the
-model's own fields, no joins, annotations or locks) the SQL text and the hydration plan depend
-only on the shape, so they are compiled once; each query then only converts its values.
+`filter(author=...).order_by("-id").limit(10)`. For a plain shape (equality and order
+comparisons on the model's own fields, no joins, annotations or locks) the SQL text and the
+hydration plan depend only on the shape, so they are compiled once; each query then only
+converts its values.
 
 A shape is cached only when a fresh compile agrees with it: the first compile records the
 fields whose values become the parameters, and the cache is used only if converting the values
@@ -28,6 +29,8 @@ _Entry = tuple[str, "SelectPlan | None", tuple["Field[Any]", ...]] | None
 _CACHE: dict[tuple[Any, ...], _Entry] = {}
 # Shapes come from source code, so they are few; the bound only guards against generated ones.
 _LIMIT = 2_048
+# Lookups whose SQL is the same for every (non-None, scalar) value: `column <op> placeholder`.
+_PLAIN_LOOKUPS = frozenset({"", "exact", "gt", "gte", "lt", "lte"})
 
 
 def _shape(query: QuerySet[Any]) -> tuple[tuple[Any, ...], list[Any]] | None:
@@ -54,7 +57,7 @@ def _shape(query: QuerySet[Any]) -> tuple[tuple[Any, ...], list[Any]] | None:
                 return None
             key, value = child
             if (
-                "__" in key
+                key.partition("__")[2] not in _PLAIN_LOOKUPS
                 or value is None
                 or isinstance(value, Expression | list | tuple | set | dict)
                 or hasattr(value, "_statements")
@@ -141,8 +144,8 @@ def _remember(
     fields = []
     for group in shape[3]:
         for key in group:
-            _alias, field, rest, _ = compiler.walk([key])
-            if rest or field.db_kind == "json":
+            _alias, field, rest, _ = compiler.walk(key.split("__"))
+            if len(rest) > 1 or (rest and rest[0] not in _PLAIN_LOOKUPS) or field.db_kind == "json":
                 _CACHE[shape] = None
                 return
             fields.append(field)
