@@ -88,6 +88,13 @@ class Dialect:
         """A placeholder whose type the server cannot infer from context (CASE branches)."""
         return self.placeholder(index)
 
+    def values_lists(self, rows: int, width: int) -> str:
+        """`VALUES (…), (…)` for `rows` rows of `width` parameters, numbered from 1."""
+        return "VALUES " + ", ".join(
+            "(" + ", ".join(self.placeholder(row * width + col + 1) for col in range(width)) + ")"
+            for row in range(rows)
+        )
+
     def bulk_rows(
         self, fields: list[Field[Any]], columns: list[list[Any]], params: list[Any]
     ) -> str | None:

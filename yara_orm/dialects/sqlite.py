@@ -53,6 +53,11 @@ class SqliteDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return f"?{index}"  # numbered: parameters bind by number, whatever the compile order
 
+    def values_lists(self, rows: int, width: int) -> str:
+        # Bare `?` number themselves 1, 2, … in order: one row's text serves every row.
+        row = "(" + ", ".join("?" * width) + ")"
+        return "VALUES " + ", ".join([row] * rows)
+
     def auto_increment_column(self, field: Field[Any]) -> str:
         # INTEGER PRIMARY KEY is SQLite's rowid; AUTOINCREMENT never reuses deleted ids.
         return f"{self.quote(field.column)} INTEGER PRIMARY KEY AUTOINCREMENT"

@@ -32,7 +32,7 @@ from yara_orm.fields.relations import (
 from yara_orm.fields.scalars import IntField
 from yara_orm.indexes import as_index
 from yara_orm.manager import Manager
-from yara_orm.models.meta import MetaInfo, attname
+from yara_orm.models.meta import MetaInfo, attname, write_step
 from yara_orm.models.registry import registry
 from yara_orm.query.expressions import Expression
 from yara_orm.router import router
@@ -183,19 +183,20 @@ class Model(metaclass=ModelMeta):
             )
         name = type(self).__name__
         state = self.__dict__
+        column_names = meta.column_names
         for key in kwargs:
+            if key in column_names:
+                continue
             field = meta.fields.get(key)
             if field is None:
-                if any(key == attname(f) for f in meta.columns):
-                    continue
                 raise FieldError(
                     f"{name} has no field {key!r}; valid fields: {', '.join(sorted(meta.fields))}"
                 )
             if isinstance(field, ManyToManyField | BackwardManyToMany | BackwardRelation):
                 raise ConfigurationError(_relation_through_init(name, key, field))
         waiting: dict[str, Any] = {}
-        for field in meta.columns:
-            if isinstance(field, ForeignKeyField):
+        for field, _, _, is_fk, _ in meta.write_plan:
+            if is_fk:
                 if field.name in kwargs:
                     setattr(self, field.name, kwargs[field.name])
                     continue
@@ -511,16 +512,21 @@ class Model(metaclass=ModelMeta):
         """Column -> database value, after checking every value against its field. Fields
         left to their db_default are omitted; expressions are passed through."""
         meta = self._meta
-        chosen = meta.columns if names is None else [meta.column_field(n) for n in names]
+        plan = (
+            meta.write_plan
+            if names is None
+            else tuple(write_step(meta.column_field(n)) for n in names)
+        )
+        state = self.__dict__
+        saved = self._saved_in_db
         values: dict[str, Any] = {}
-        for field in chosen:
-            key = attname(field)
-            value = self.__dict__.get(key)
-            if getattr(field, "auto_now", False) and self._saved_in_db:  # datetime or time
+        for field, key, column, is_fk, auto_now in plan:
+            value = state.get(key)
+            if auto_now and saved:  # datetime or time
                 value = field.default_value()
-                self.__dict__[key] = value
-            if isinstance(field, ForeignKeyField):
-                related = self.__dict__.get(cache_key(field.name))
+                state[key] = value
+            if is_fk:
+                related = state.get(cache_key(field.name))
                 if related is not None and not isinstance(related, Model):
                     related = None  # a pending relation, not an object
                 if related is not None and not related._saved_in_db:
@@ -530,17 +536,17 @@ class Model(metaclass=ModelMeta):
                     )
                 if related is not None and value is None:
                     value = field.key_of(related)
-                    self.__dict__[key] = value
-            if isinstance(value, DatabaseDefault):
-                continue
-            if value is None and field.generated:
-                continue
-            if isinstance(value, Expression):
-                values[field.column] = value
+                    state[key] = value
+            if value is None:
+                if field.generated:
+                    continue
+            elif isinstance(value, DatabaseDefault | Expression):
+                if isinstance(value, Expression):
+                    values[column] = value
                 continue
             value = field.validate(value)
-            self.__dict__[key] = value
-            values[field.column] = field.to_db(value)
+            state[key] = value
+            values[column] = field.to_db(value)
         return values
 
     async def _await_defaults(self) -> None:

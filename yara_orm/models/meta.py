@@ -61,6 +61,11 @@ class MetaInfo:
         self.attnames: tuple[str, ...] = ()
         self.converters: list[tuple[int, Callable[[Any], Any]]] = []
         self.fk_attnames: dict[str, str] = {}
+        # (field, attribute, column, is a foreign key, auto_now) per column: how instances
+        # are built and written, worked out once rather than per instance.
+        self.write_plan: tuple[tuple[Field[Any], str, str, bool, bool], ...] = ()
+        # Names a constructor takes for columns (field names and `_id` attnames).
+        self.column_names: frozenset[str] = frozenset()
 
     def add_field(self, name: str, field: Field[Any]) -> None:
         field.bind(self.model, name)
@@ -82,6 +87,8 @@ class MetaInfo:
         self.fk_attnames = {
             f.attname: f.name for f in self.fields.values() if isinstance(f, ForeignKeyField)
         }
+        self.write_plan = tuple(write_step(f) for f in self.columns)
+        self.column_names = frozenset({*(f.name for f in self.columns), *self.attnames})
         self.finalized = True
 
     # Tortoise's names ------------------------------------------------------------------
@@ -165,6 +172,17 @@ class MetaInfo:
             f'Unknown field "{name}" for model "{self.model.__name__}"; '
             f"valid fields: {', '.join(sorted(self.fields))}"
         )
+
+
+def write_step(field: Field[Any]) -> tuple[Field[Any], str, str, bool, bool]:
+    """One entry of `MetaInfo.write_plan`."""
+    return (
+        field,
+        attname(field),
+        field.column,
+        isinstance(field, ForeignKeyField),
+        bool(getattr(field, "auto_now", False)),
+    )
 
 
 def attname(field: Field[Any]) -> str:

@@ -208,14 +208,10 @@ async def bulk_create(
                 values = [[rows[index][column] for index in chunk] for column in columns]
                 source = dialect.bulk_rows([by_column[c] for c in columns], values, params)
             if source is None:
-                tuples = []
                 for index in chunk:
-                    marks = []
-                    for column in columns:
-                        params.append(rows[index][column])
-                        marks.append(dialect.placeholder(len(params)))
-                    tuples.append(f"({', '.join(marks)})")
-                source = f"VALUES {', '.join(tuples)}"
+                    row = rows[index]
+                    params.extend([row[column] for column in columns])
+                source = dialect.values_lists(len(chunk), len(columns))
             sql = f"INSERT INTO {table} ({quoted}) {source}{conflict}"
             if ignore_conflicts:
                 await client.execute(sql, params)  # skipped rows return nothing to match
