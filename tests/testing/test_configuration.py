@@ -381,7 +381,8 @@ def test_the_first_test_without_the_fixture_gets_the_one_line_refusal(app: Runne
         """
     )
     result.assert_outcomes(passed=1, failed=2)
-    # The short summary may repeat the message (terminal width decides), so count the failure lines.
-    refusals = [line for line in result.stdout.lines if line.startswith("Database access not allowed (at test_first.py:")]
+    # The short summary may repeat the message (terminal width decides): count failure lines.
+    refusal = "Database access not allowed (at test_first.py:"
+    refusals = [line for line in result.stdout.lines if line.startswith(refusal)]
     assert len(refusals) == 2
     result.stdout.no_fnmatch_line("*not initialised*")

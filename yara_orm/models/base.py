@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Generator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from yara_orm import signals
 from yara_orm.exceptions import (
@@ -195,15 +195,15 @@ class Model(metaclass=ModelMeta):
             if isinstance(field, ManyToManyField | BackwardManyToMany | BackwardRelation):
                 raise ConfigurationError(_relation_through_init(name, key, field))
         waiting: dict[str, Any] = {}
-        for field, _, _, is_fk, _ in meta.write_plan:
+        for field, key, _, is_fk, _ in meta.write_plan:
             if is_fk:
                 if field.name in kwargs:
                     setattr(self, field.name, kwargs[field.name])
                     continue
-                value = kwargs.get(field.attname)
+                value = kwargs.get(key)
                 if value is not None:
                     value = field.validate(value, run_validators=False)
-                state[field.attname] = value
+                state[key] = value
                 continue
             if field.name in kwargs:
                 value = kwargs[field.name]
@@ -535,7 +535,7 @@ class Model(metaclass=ModelMeta):
                         f"({type(self).__name__}.{field.name})"
                     )
                 if related is not None and value is None:
-                    value = field.key_of(related)
+                    value = cast("ForeignKeyField[Any]", field).key_of(related)
                     state[key] = value
             if value is None:
                 if field.generated:

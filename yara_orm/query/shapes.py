@@ -119,10 +119,10 @@ def _cached(
         return compile_statement()
     shape, values = found
     shape = (kind, *shape)
-    entry = _CACHE.get(shape, False)
-    if entry is None:
-        return compile_statement()
-    if entry is not False:
+    if shape in _CACHE:
+        entry = _CACHE[shape]
+        if entry is None:
+            return compile_statement()
         sql, plan, fields = entry
         return sql, _parameters(query, fields, values), plan
     sql, params, plan = compile_statement()
