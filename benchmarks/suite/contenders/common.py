@@ -139,6 +139,44 @@ class Contender:
         raise NotImplementedError
 
 
+def declare_models(
+    model: type,
+    fields: Any,
+    prefix: str,
+    *,
+    module: str,
+    pk: str = "primary_key",
+    author_ref: str = "Author",
+) -> tuple[Any, Any, Any]:
+    """The suite's Author, Book and BigBook in one ORM (the three share Tortoise's way of
+    declaring models): tables `{prefix}_author`, `{prefix}_book` and `{prefix}_book_big`.
+    `module` is the contender's, so ORMs that find models by module find them there."""
+
+    def declare(name: str, table: str, columns: dict[str, Any]) -> Any:
+        meta = type("Meta", (), {"table": table})
+        return type(name, (model,), {"__module__": module, "Meta": meta, **columns})
+
+    def book(related_name: str) -> dict[str, Any]:
+        return {
+            "id": fields.IntField(**{pk: True}),
+            "title": fields.CharField(max_length=200),
+            "pages": fields.IntField(),
+            "price": fields.DecimalField(max_digits=10, decimal_places=2),
+            "published": fields.DatetimeField(),
+            "code": fields.UUIDField(),
+            "in_print": fields.BooleanField(),
+            "rating": fields.FloatField(),
+            "author": fields.ForeignKeyField(author_ref, related_name=related_name),
+        }
+
+    author = {"id": fields.IntField(**{pk: True}), "name": fields.CharField(max_length=100)}
+    return (
+        declare("Author", f"{prefix}_author", author),
+        declare("Book", f"{prefix}_book", book("books")),
+        declare("BigBook", f"{prefix}_book_big", book("big_books")),
+    )
+
+
 class TortoiseStyle(Contender):
     """The operations through Tortoise's API, which yara-orm (both versions) shares. Subclasses
     set the models and say how to connect, close and run a script."""

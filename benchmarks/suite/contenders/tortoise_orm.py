@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-from common import TortoiseStyle, main
+from common import TortoiseStyle, declare_models, main
 from tortoise import Tortoise, connections, fields
 from tortoise.models import Model
 
-
-class Author(Model):
-    id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=100)
-
-    class Meta:
-        table = "tortoise_author"
-
-
-class BookFields(Model):
-    id = fields.IntField(primary_key=True)
-    title = fields.CharField(max_length=200)
-    pages = fields.IntField()
-    price = fields.DecimalField(max_digits=10, decimal_places=2)
-    published = fields.DatetimeField()
-    code = fields.UUIDField()
-    in_print = fields.BooleanField()
-    rating = fields.FloatField()
-
-    class Meta:
-        abstract = True
-
-
-class Book(BookFields):
-    author = fields.ForeignKeyField("models.Author", related_name="books")
-
-    class Meta:
-        table = "tortoise_book"
-
-
-class BigBook(BookFields):
-    author = fields.ForeignKeyField("models.Author", related_name="big_books")
-
-    class Meta:
-        table = "tortoise_book_big"
+Author, Book, BigBook = declare_models(
+    Model, fields, "tortoise", module=__name__, author_ref="models.Author"
+)
 
 
 class TortoiseOrm(TortoiseStyle):

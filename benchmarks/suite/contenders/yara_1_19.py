@@ -5,45 +5,11 @@ with a Tortoise-style API of its own): models register themselves when they are 
 
 from __future__ import annotations
 
-from common import TortoiseStyle, main
+from common import TortoiseStyle, declare_models, main
 
 from yara_orm import Model, YaraOrm, connections, fields
 
-
-class Author(Model):
-    id = fields.IntField(pk=True)
-    name = fields.CharField(max_length=100)
-
-    class Meta:
-        table = "y119_author"
-
-
-class BookFields(Model):
-    id = fields.IntField(pk=True)
-    title = fields.CharField(max_length=200)
-    pages = fields.IntField()
-    price = fields.DecimalField(max_digits=10, decimal_places=2)
-    published = fields.DatetimeField()
-    code = fields.UUIDField()
-    in_print = fields.BooleanField()
-    rating = fields.FloatField()
-
-    class Meta:
-        abstract = True
-
-
-class Book(BookFields):
-    author = fields.ForeignKeyField("Author", related_name="books")
-
-    class Meta:
-        table = "y119_book"
-
-
-class BigBook(BookFields):
-    author = fields.ForeignKeyField("Author", related_name="big_books")
-
-    class Meta:
-        table = "y119_book_big"
+Author, Book, BigBook = declare_models(Model, fields, "y119", module=__name__, pk="pk")
 
 
 class Yara119(TortoiseStyle):
