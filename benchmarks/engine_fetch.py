@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
 import timing
+
+sys.path.insert(0, str(Path(__file__).parent / "suite" / "contenders"))
+from common import worst_stall
 
 from yara_orm import connect
 
@@ -38,28 +40,6 @@ def make_rows(count: int) -> list[list[object]]:
         ]
         for i in range(count)
     ]
-
-
-async def worst_loop_stall(fetch: Callable[[], Awaitable[object]]) -> float:
-    """The longest the event loop went without running a 1 ms ticker while `fetch` ran."""
-    worst = 0.0
-    done = False
-
-    async def ticker() -> None:
-        nonlocal worst
-        last = time.perf_counter()
-        while not done:
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            worst = max(worst, now - last)
-            last = now
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0.01)
-    await fetch()
-    done = True
-    await task
-    return worst
 
 
 def report(title: str, results: list[tuple[str, float, float | None]]) -> None:
@@ -141,9 +121,7 @@ async def bench_postgres(url: str, rows: int, repeat: int) -> None:
         "DROP TABLE IF EXISTS bench_big; CREATE TABLE bench_big AS "
         "SELECT g AS id, 'row ' || g AS name, g * 1.5 AS score FROM generate_series(1, 100000) g"
     )
-    stall = await worst_loop_stall(
-        lambda: engine.fetch_rows("SELECT id, name, score FROM bench_big")
-    )
+    stall = await worst_stall(lambda: engine.fetch_rows("SELECT id, name, score FROM bench_big"))
     print(f"\nPostgreSQL worst event-loop stall during a 100k-row fetch: {stall * 1000:.1f} ms")
     await pool.close()
     await engine.execute_script("DROP TABLE bench_items; DROP TABLE bench_big")
