@@ -162,12 +162,22 @@ class QueryLog:
         """The latency the database simulation added, in all (part of `total_duration`)."""
         return sum(r.simulated for r in self._records)
 
-    def filter(self, sql_contains: str | None = None, connection: str | None = None) -> QueryLog:
+    def filter(
+        self,
+        sql_contains: str | None = None,
+        connection: str | None = None,
+        kind: str | None = None,
+    ) -> QueryLog:
+        """The records whose SQL contains `sql_contains` (any case), on `connection`, and of
+        `kind`: the statement's first keyword (`"SELECT"`, `"INSERT"`...; an
+        `INSERT ... SELECT` is an INSERT)."""
+        wanted = kind.upper() if kind is not None else None
         chosen = [
             r
             for r in self._records
             if (sql_contains is None or sql_contains.lower() in r.sql.lower())
             and (connection is None or r.connection == connection)
+            and (wanted is None or _kind(r.sql) == wanted)
         ]
         return QueryLog(chosen)
 
@@ -185,6 +195,12 @@ class QueryLog:
 
     def __repr__(self) -> str:
         return f"<QueryLog {len(self._records)} queries>"
+
+
+def _kind(sql: str) -> str:
+    """A statement's first keyword, upper-cased."""
+    words = sql.split(None, 1)
+    return words[0].upper() if words else ""
 
 
 class Recorder:

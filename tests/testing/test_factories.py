@@ -232,8 +232,8 @@ def test_get_or_create(app: Runner) -> None:
                 books = await BookFactory.create_batch(5, author__name="Bea")
             assert len({b.author.pk for b in books}) == 1
             assert await Author.all().count() == 1 and await Book.all().count() == 5
-            assert len(log.filter(sql_contains="INSERT")) == 2  # the author once, the books
-            assert len(log.filter(sql_contains="SELECT")) == 1  # one lookup for the authors
+            assert len(log.filter(kind="INSERT")) == 2  # the author once, the books
+            assert len(log.filter(kind="SELECT")) == 1  # one lookup for the authors
             with yara_db.record() as log:
                 more = await BookFactory.create_batch(3, author__name="Bea")
             assert {b.author.pk for b in more} == {books[0].author.pk}

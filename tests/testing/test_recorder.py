@@ -107,3 +107,34 @@ def test_run_takes_awaitables_and_attributes_queries_to_the_caller(app: Runner) 
         """
     )
     result.assert_outcomes(passed=2)
+
+
+def test_a_log_filters_by_statement_kind() -> None:
+    from yara_testing.recorder import QueryLog, QueryRecord
+
+    def record(sql: str) -> QueryRecord:
+        return QueryRecord(
+            sql=sql,
+            params=(),
+            duration=0.0,
+            gil_held=0.0,
+            gil_wait=0.0,
+            io=0.0,
+            rows=0,
+            location="t.py:1",
+            test=None,
+        )
+
+    log = QueryLog(
+        [
+            record('SELECT t0."id" FROM "book" t0'),
+            record('INSERT INTO "book" ("title") SELECT * FROM unnest(CAST($1 AS VARCHAR[]))'),
+            record('  insert into "book" ("title") VALUES (?)'),
+            record("UPDATE book SET title = 'SELECT'"),
+        ]
+    )
+    assert len(log.filter(sql_contains="SELECT")) == 3
+    assert [r.sql.split()[0].upper() for r in log.filter(kind="insert")] == ["INSERT", "INSERT"]
+    assert len(log.filter(kind="SELECT")) == 1
+    assert len(log.filter(kind="UPDATE", sql_contains="select")) == 1
+    assert len(log.filter(kind="DELETE")) == 0
