@@ -247,17 +247,28 @@ impl TxShared {
         Ok(())
     }
 
+    /// Wait for this statement's turn (the calls made before it), then refuse it if the
+    /// transaction is closed or its connection was lost earlier.
+    async fn take_turn(
+        &self,
+        ticket: &Ticket,
+        cancel: &mut oneshot::Receiver<()>,
+    ) -> EngineResult<()> {
+        after_earlier_calls(ticket, cancel).await?;
+        self.check_open()?;
+        if self.lost.load(Ordering::Acquire) {
+            return Err(lost_earlier());
+        }
+        Ok(())
+    }
+
     pub async fn run(
         self: Arc<Self>,
         stmt: Arc<Statement>,
         ticket: Ticket,
         mut cancel: oneshot::Receiver<()>,
     ) -> EngineResult<Payload> {
-        after_earlier_calls(&ticket, &mut cancel).await?;
-        self.check_open()?;
-        if self.lost.load(Ordering::Acquire) {
-            return Err(lost_earlier());
-        }
+        self.take_turn(&ticket, &mut cancel).await?;
         let result = self.pinned.run(stmt, &self.caller(), false, cancel).await;
         if let Err(err @ EngineError::Server(_)) = &result {
             self.failed.store(true, Ordering::Release);
@@ -280,11 +291,7 @@ impl TxShared {
         ticket: Ticket,
         mut cancel: oneshot::Receiver<()>,
     ) -> EngineResult<Payload> {
-        after_earlier_calls(&ticket, &mut cancel).await?;
-        self.check_open()?;
-        if self.lost.load(Ordering::Acquire) {
-            return Err(lost_earlier());
-        }
+        self.take_turn(&ticket, &mut cancel).await?;
         if kind != FaultKind::ConnectionLost {
             return Err(error);
         }
