@@ -61,7 +61,6 @@ class LoadContext:
     model: str
     relation: str
     kind: str  # "lazy" (one instance awaited its relation) or "prefetch"
-    instance_pk: Any = None
     batch: QueryBatch | None = None
 
 

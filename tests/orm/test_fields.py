@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from tests.orm.models import Author, Book, Event, Kind, Note, Priority
-from yara_orm import FieldError, ValidationError, YaraOrm
+from yara_orm import FieldError, ValidationError, YaraOrm, timezone
+
+PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 
 
 async def test_every_field_type_round_trips(orm: str) -> None:
@@ -32,7 +34,7 @@ async def test_every_field_type_round_trips(orm: str) -> None:
     assert loaded.priority is Priority.HIGH
     assert loaded.payload == {"tags": ["a", "b"], "n": 1}
     assert loaded.duration == dt.timedelta(hours=1, microseconds=5)
-    assert loaded.at == dt.time(12, 30, 1)
+    assert loaded.at == dt.time(12, 30, 1, tzinfo=dt.UTC)
     assert loaded.blob == b"\x00bytes\xff"
     assert loaded.flag is True
     assert loaded.big == 2**62
@@ -128,7 +130,37 @@ def test_schema_statements_use_each_dialect(orm: str) -> None:
 
 
 async def test_time_fields_take_iso_text(orm: str) -> None:
-    event = await Event.create(kind=Kind.OPEN, at="10:30:15")
-    assert (await Event.get(pk=event.pk)).at == dt.time(10, 30, 15)
+    event = await Event.create(kind=Kind.OPEN, at="10:30:15+02:00")
+    assert (await Event.get(pk=event.pk)).at == dt.time(10, 30, 15, tzinfo=PLUS_TWO)
     with pytest.raises(ValidationError, match=r"Event\.at"):
         await Event.create(kind=Kind.OPEN, at="half past ten")
+
+
+async def test_time_fields_keep_the_offset_they_were_written_with(orm: str) -> None:
+    event = await Event.create(kind=Kind.OPEN, at=dt.time(23, 15, 0, 250, tzinfo=PLUS_TWO))
+    loaded = await Event.get(pk=event.pk)
+    assert loaded.at.utcoffset() == dt.timedelta(hours=2)
+    assert (loaded.at.hour, loaded.at.minute, loaded.at.microsecond) == (23, 15, 250)
+    assert await Event.filter(at=dt.time(23, 15, 0, 250, tzinfo=PLUS_TWO)).count() == 1
+
+
+async def test_naive_times_are_wall_time_in_the_configured_zone(orm: str) -> None:
+    timezone.configure(use_tz=True, timezone="Asia/Kolkata")
+    try:
+        event = await Event.create(kind=Kind.OPEN, at=dt.time(9, 0))
+        assert event.at == dt.time(9, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+        assert (await Event.get(pk=event.pk)).at == event.at
+        assert await Event.filter(at=dt.time(9, 0)).count() == 1
+    finally:
+        timezone.configure(use_tz=True, timezone="UTC")
+
+
+async def test_without_use_tz_times_come_back_naive(orm: str) -> None:
+    aware = await Event.create(kind=Kind.OPEN, at=dt.time(8, 0, tzinfo=PLUS_TWO))
+    timezone.configure(use_tz=False, timezone="UTC")
+    try:
+        naive = await Event.create(kind=Kind.OPEN, at=dt.time(7, 45, 30))
+        assert (await Event.get(pk=naive.pk)).at == dt.time(7, 45, 30)
+        assert (await Event.get(pk=aware.pk)).at == dt.time(8, 0)
+    finally:
+        timezone.configure(use_tz=True, timezone="UTC")

@@ -37,7 +37,7 @@ class PostgresDialect(Dialect):
         "binary": "BYTEA",
         "datetime": "TIMESTAMPTZ",
         "date": "DATE",
-        "time": "TIME",
+        "time": "TIMETZ",
         "timedelta": "INTERVAL",
         "uuid": "UUID",
         "json": "JSONB",

@@ -279,6 +279,11 @@ class DateField(Field[Any]):
 
 
 class TimeField(Field[Any]):
+    """Times of day, following `use_tz` as `DatetimeField` does: with it (the default) a naive
+    time is wall time in the configured zone and values come back aware, keeping the offset
+    they were written with; without it they come back naive. A zone with daylight saving time
+    gives a naive time today's offset (a time of day has no date to choose one by)."""
+
     db_kind: ClassVar[str] = "time"
     python_types: ClassVar[tuple[type, ...]] = (dt.time,)
 
@@ -290,6 +295,21 @@ class TimeField(Field[Any]):
         super().__init__(**kwargs)
         self.auto_now = auto_now
         self.auto_now_add = auto_now_add
+        self.from_db = self._from_db
+
+    def check(self, value: Any) -> Any:
+        if timezone.get_use_tz() and value.utcoffset() is None:
+            return value.replace(tzinfo=_fixed_zone_now())
+        return value
+
+    def _from_db(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if timezone.get_use_tz():
+            return (
+                value if value.utcoffset() is not None else value.replace(tzinfo=_fixed_zone_now())
+            )
+        return value.replace(tzinfo=None) if value.tzinfo is not None else value
 
     @property
     def constraints(self) -> dict[str, Any]:
@@ -302,6 +322,15 @@ class TimeField(Field[Any]):
 def _time_now() -> dt.time:
     now = timezone.now()
     return now.timetz() if now.tzinfo is not None else now.time()
+
+
+def _fixed_zone_now() -> dt.tzinfo:
+    """The configured zone as a fixed offset (today's), which a time of day can carry."""
+    zone = timezone.get_default_timezone()
+    if zone is dt.UTC:
+        return zone
+    offset = dt.datetime.now(zone).utcoffset()
+    return dt.timezone(offset) if offset is not None else dt.UTC
 
 
 class TimeDeltaField(Field[Any]):

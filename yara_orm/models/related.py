@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def _lazy(instance: Model, name: str) -> LoadContext:
-    return LoadContext(type(instance).__name__, name, "lazy", instance.pk, instance._batch)
+    return LoadContext(type(instance).__name__, name, "lazy", instance._batch)
 
 
 def _not_loaded(instance: Model, name: str) -> RelationNotLoaded:

@@ -109,7 +109,7 @@ async def _prefetch_one(
         elif isinstance(field, BackwardRelation):
             needed.append(field.forward.attname)
         query._only = tuple(dict.fromkeys((*query._only, *needed)))
-    query._load_context = LoadContext(model.__name__, name, "prefetch", None, instances[0]._batch)
+    query._load_context = LoadContext(model.__name__, name, "prefetch", instances[0]._batch)
     store = prefetch.to_attr if prefetch and prefetch.to_attr else cache_key(name)
 
     if isinstance(field, ForeignKeyField):
