@@ -49,6 +49,7 @@ from yara_orm.models import Model
 from yara_orm.orm import Tortoise, YaraOrm
 from yara_orm.query import Avg, Count, F, Max, Min, Prefetch, Q, QuerySet, Sum, Value
 from yara_orm.transactions import atomic, in_transaction, retry
+from yara_orm.typed_config import TortoiseConfig, YaraConfig
 
 #: Tortoise's name for a connection's client.
 BaseDBAsyncClient = DatabaseClient
@@ -117,12 +118,14 @@ __all__ = [
     "StatementRunner",
     "Sum",
     "Tortoise",
+    "TortoiseConfig",
     "Transaction",
     "TransactionManagementError",
     "TransactionRollbackError",
     "UnSupportedError",
     "ValidationError",
     "Value",
+    "YaraConfig",
     "YaraError",
     "YaraOrm",
     "__version__",

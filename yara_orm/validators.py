@@ -25,6 +25,7 @@ __all__ = [
     "MaxValueValidator",
     "MinLengthValidator",
     "MinValueValidator",
+    "NumericValidator",
     "RegexValidator",
     "URLValidator",
     "Validator",
@@ -74,7 +75,7 @@ class MinLengthValidator(Validator):
             raise ValidationError(f"Length of '{value}' {len(value)} < {self.min_length}")
 
 
-class _Numeric(Validator):
+class NumericValidator(Validator):
     NUMBERS = (int, float, Decimal)
 
     @classmethod
@@ -84,7 +85,7 @@ class _Numeric(Validator):
         return value
 
 
-class MinValueValidator(_Numeric):
+class MinValueValidator(NumericValidator):
     def __init__(self, min_value: int | float | Decimal) -> None:
         self.min_value = self._number(min_value)
 
@@ -93,7 +94,7 @@ class MinValueValidator(_Numeric):
             raise ValidationError(f"Value should be greater or equal to {self.min_value}")
 
 
-class MaxValueValidator(_Numeric):
+class MaxValueValidator(NumericValidator):
     def __init__(self, max_value: int | float | Decimal) -> None:
         self.max_value = self._number(max_value)
 

@@ -11,6 +11,7 @@ from yara_orm import (
     FieldError,
     IntegrityError,
     OperationalError,
+    ParamsError,
     Prefetch,
     RelationNotLoaded,
     RelationTypeError,
@@ -128,6 +129,21 @@ async def test_prefetch_related_nested_and_custom(library: dict[str, object]) ->
     assert [b.title for b in ada.s_books] == ["Sketch"]
     books = await Book.all().prefetch_related("author")
     assert {b.author.name for b in books} == {"Ada", "Grace"}
+
+
+async def test_fetch_for_list_loads_relations_onto_instances_already_fetched(
+    library: dict[str, object],
+) -> None:
+    authors = await Author.all().order_by("name")
+    await Author.fetch_for_list(authors, "books__tags", "profile")
+    ada, grace = authors
+    assert sorted(b.title for b in ada.books) == ["Notes", "Sketch"]
+    assert [t.name for t in grace.books[0].tags] == ["modern"]
+    assert ada.profile.bio == "Countess" and grace.profile is None
+    with pytest.raises(ParamsError, match=r"Author.fetch_for_list\(\) takes Author instances"):
+        await Author.fetch_for_list([*authors, library["notes"]], "books")
+    with pytest.raises(FieldError):
+        await Author.fetch_for_list(authors, "no_such_relation")
 
 
 async def test_prefetch_many_to_many_with_an_annotated_or_filtered_queryset(

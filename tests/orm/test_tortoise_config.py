@@ -277,3 +277,20 @@ async def test_tortoise_1x_import_spellings(db_url: str) -> None:
         from tests.orm.models import Author
 
         assert await Author.create(name="Ada") is not None
+
+
+def test_tortoise_field_and_type_aliases() -> None:
+    from yara_orm import TortoiseConfig, YaraConfig, fields
+    from yara_orm.queryset import QuerySet, QuerySetSingle, ValuesListQuery, ValuesQuery
+    from yara_orm.validators import MinValueValidator, NumericValidator
+
+    assert fields.DateTimeField is fields.DatetimeField
+    assert fields.IntegerField is fields.IntField
+    assert fields.BigIntegerField is fields.BigIntField
+    assert fields.SmallIntegerField is fields.SmallIntField
+    assert fields.DurationField is fields.TimeDeltaField
+    assert fields.ForeignKey is fields.ForeignKeyField
+    assert TortoiseConfig is YaraConfig
+    assert issubclass(ValuesQuery, QuerySet) and issubclass(ValuesListQuery, QuerySet)
+    assert QuerySetSingle is not None
+    assert issubclass(MinValueValidator, NumericValidator)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from yara_orm.contrib.starlette import (
     RegisterTortoise,
     RegisterYara,
+    exception_handlers,
     install_exception_handlers,
     register_tortoise,
     register_yara,
@@ -21,11 +22,16 @@ class HTTPNotFoundError(BaseModel):
     detail: str
 
 
+tortoise_exception_handlers = exception_handlers
+
+
 __all__ = [
     "HTTPNotFoundError",
     "RegisterTortoise",
     "RegisterYara",
+    "exception_handlers",
     "install_exception_handlers",
     "register_tortoise",
     "register_yara",
+    "tortoise_exception_handlers",
 ]

@@ -37,11 +37,17 @@ async def _integrity_error(request: Request, error: Exception) -> Response:
     )
 
 
+def exception_handlers() -> dict[type[Exception], Any]:
+    """The handlers `install_exception_handlers` adds, as a mapping for
+    `FastAPI(exception_handlers=...)` (Tortoise's `tortoise_exception_handlers()`)."""
+    return {DoesNotExist: _does_not_exist, IntegrityError: _integrity_error}
+
+
 def install_exception_handlers(app: Any) -> None:
     """`DoesNotExist` becomes a 404 and `IntegrityError` a 422, with Tortoise's bodies.
     They show database messages to clients: convenient in development, a leak in production."""
-    app.add_exception_handler(DoesNotExist, _does_not_exist)
-    app.add_exception_handler(IntegrityError, _integrity_error)
+    for error, handler in exception_handlers().items():
+        app.add_exception_handler(error, handler)
     # Inside a lifespan the app has already built its middleware stack with the handlers it
     # had then: have it rebuilt, with these, for the next request.
     if getattr(app, "middleware_stack", None) is not None:

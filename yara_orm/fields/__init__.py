@@ -43,6 +43,14 @@ from yara_orm.fields.scalars import (
     UUIDField,
 )
 
+# Tortoise's alternative spellings (Django's names).
+BigIntegerField = BigIntField
+DateTimeField = DatetimeField
+DurationField = TimeDeltaField
+ForeignKey = ForeignKeyField
+IntegerField = IntField
+SmallIntegerField = SmallIntField
+
 __all__ = [
     "CASCADE",
     "NO_ACTION",
@@ -52,20 +60,25 @@ __all__ = [
     "BackwardFKRelation",
     "BackwardOneToOneRelation",
     "BigIntField",
+    "BigIntegerField",
     "BinaryField",
     "BooleanField",
     "CharEnumField",
     "CharField",
     "DateField",
+    "DateTimeField",
     "DatetimeField",
     "DecimalField",
+    "DurationField",
     "Field",
     "FloatField",
+    "ForeignKey",
     "ForeignKeyField",
     "ForeignKeyNullableRelation",
     "ForeignKeyRelation",
     "IntEnumField",
     "IntField",
+    "IntegerField",
     "JSONField",
     "ManyToManyField",
     "ManyToManyRelation",
@@ -77,6 +90,7 @@ __all__ = [
     "RandomHex",
     "ReverseRelation",
     "SmallIntField",
+    "SmallIntegerField",
     "SqlDefault",
     "TextField",
     "TimeDeltaField",

@@ -645,6 +645,23 @@ class Model(metaclass=ModelMeta):
 
         await prefetch_related_objects([self], names, using_db)
 
+    @classmethod
+    async def fetch_for_list(
+        cls, instance_list: Iterable[Model], *names: Any, using_db: Any = None
+    ) -> None:
+        """Load relations onto many instances of this model at once (one query per relation,
+        as `prefetch_related`)."""
+        from yara_orm.query.prefetch import prefetch_related_objects
+
+        instances = list(instance_list)
+        strangers = [i for i in instances if not isinstance(i, cls)]
+        if strangers:
+            raise ParamsError(
+                f"{cls.__name__}.fetch_for_list() takes {cls.__name__} instances, "
+                f"not {type(strangers[0]).__name__}"
+            )
+        await prefetch_related_objects(instances, names, using_db)
+
     def clone(self, pk: Any = None) -> Self:
         """An unsaved copy (with `pk`, or without one so saving inserts a new row)."""
         meta = self._meta

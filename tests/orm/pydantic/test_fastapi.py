@@ -168,6 +168,30 @@ async def test_create_patch_and_404(client: Any) -> None:
     assert (await client.get("/events/999")).status_code == 404
 
 
+async def test_tortoise_exception_handlers_given_to_the_app_constructor() -> None:
+    from yara_orm.contrib.fastapi import tortoise_exception_handlers
+
+    app = fastapi.FastAPI(exception_handlers=tortoise_exception_handlers())
+
+    @app.get("/tournaments/{tournament_id}")
+    async def get_tournament(tournament_id: int) -> Any:
+        return {"name": (await Tournament.get(id=tournament_id)).name}
+
+    @app.post("/tournaments")
+    async def create_tournament() -> Any:
+        await Tournament.create(id=1, name="Open")
+        return {}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        missing = await client.get("/tournaments/7")
+        assert missing.status_code == 404 and "Tournament" in missing.json()["detail"]
+        assert (await client.post("/tournaments")).status_code == 200
+        duplicate = await client.post("/tournaments")
+        assert duplicate.status_code == 422
+        assert duplicate.json()["detail"][0]["type"] == "IntegrityError"
+
+
 async def test_field_types_as_fastapi_returns_them(client: Any) -> None:
     sample_id = uuid.uuid4()
     await Sample.create(
