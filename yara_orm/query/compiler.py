@@ -268,8 +268,10 @@ class Compiler:
                 alias, field, rest, _ = self.walk(parts)
             except FieldError as unknown:
                 allowed = sorted({*self.model._meta.fields, *self.annotations, "pk"})
+                if parts[0] in allowed:  # further down the path: the error names where
+                    raise FieldError(f"Unknown filter param {key!r}: {unknown}") from None
                 raise FieldError(
-                    f"Unknown filter param {key!r}. Allowed base values are {allowed} ({unknown})"
+                    f"Unknown filter param {key!r}. Allowed base values are {allowed}"
                 ) from None
             column = self.dialect.comparable(self.column(alias, field), field)
             if field.db_kind == "json" and len(rest) == 1 and rest[0] in JSON_LOOKUPS:
@@ -561,6 +563,18 @@ class Statements:
             # not selected (a to-many path) are selected too, after the rest, and dropped
             # from the rows before hydration.
             hidden = [e for e, _ in terms if e not in columns and not e.startswith('"')]
+            if hidden and query._distinct and query._values is not None:
+                # A selected ordering column would change which rows are distinct.
+                if query._order:
+                    names = [
+                        n for n, (e, _) in zip(query._ordering(), terms, strict=True) if e in hidden
+                    ]
+                    raise FieldError(
+                        f"distinct() values cannot be ordered by {', '.join(names)}: not "
+                        "selected (select it too, or order by a selected field)"
+                    )
+                terms = [(e, descending) for e, descending in terms if e not in hidden]
+                order, hidden = _order_clause(terms), []
             columns = [*columns, *dict.fromkeys(hidden)]
             plan.hidden = len(dict.fromkeys(hidden))
         select = "SELECT DISTINCT" if distinct else "SELECT"

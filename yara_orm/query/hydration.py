@@ -146,13 +146,18 @@ def annotation_converters(
     query: QuerySet[Any], probe: Compiler | None = None
 ) -> dict[str, Callable[[Any], Any]]:
     """Aggregates over a field read as that field reads: Min/Max as its values, Sum/Avg of a
-    decimal field as Decimal (SQLite computes them in floating point over decimal text)."""
+    decimal field as Decimal (SQLite computes them in floating point over decimal text).
+    Arithmetic on a decimal field (`F("price") * F("qty")`) reads as that field, at its scale,
+    as in Tortoise."""
     probe = probe or Compiler(query.model, query.client.dialect)
     converters: dict[str, Callable[[Any], Any]] = {}
     for name, expression in query._annotations.items():
-        if not isinstance(expression, Aggregate) or isinstance(expression, Count):
+        if isinstance(expression, Count):
             continue
-        path, plain = _source(expression.field)
+        aggregate = isinstance(expression, Aggregate)
+        if not aggregate and not isinstance(expression, F | CombinedExpression):
+            continue
+        path, plain = _source(expression.field if aggregate else expression)
         if path is None:
             continue
         try:
@@ -160,7 +165,12 @@ def annotation_converters(
         except FieldError:
             continue
         quantum = getattr(field, "_quantum", None)
-        if quantum is not None:
+        if not aggregate:
+            if quantum is not None:
+                converters[name] = _decimal_reader(quantum)
+            elif plain and field.from_db is not None:
+                converters[name] = _none_safe(field.from_db)
+        elif quantum is not None:
             exact = plain and not isinstance(expression, Avg)
             converters[name] = _decimal_reader(quantum if exact else None)
         elif plain and field.from_db is not None and not isinstance(expression, Avg):

@@ -56,6 +56,9 @@ class QuerySet(Generic[M]):
         self.model = model
         self._filters: list[Q] = []
         self._order: tuple[str, ...] | None = None
+        # first()/last() without an ordering: by primary key where that is valid SQL (not
+        # over aggregated values, whose rows have no primary key).
+        self._fallback_order: tuple[str, ...] = ()
         self._limit: int | None = None
         self._offset: int | None = None
         self._distinct = False
@@ -248,13 +251,16 @@ class QuerySet(Generic[M]):
     # Compiling ----------------------------------------------------------------------------
 
     def _ordering(self) -> tuple[str, ...]:
-        if self._order is not None:
+        if self._order:
             return self._order
-        if any(e.is_aggregate for e in self._annotations.values()):
-            # Meta.ordering is not applied to an aggregate (as Tortoise): its columns are not
-            # grouped, and PostgreSQL refuses to order by them.
-            return ()
-        return self.model._meta.ordering
+        # Meta.ordering is not applied to an aggregate (as Tortoise): its columns are not
+        # grouped, and PostgreSQL refuses to order by them.
+        aggregated = any(e.is_aggregate for e in self._annotations.values())
+        if self._order is None and not aggregated and self.model._meta.ordering:
+            return self.model._meta.ordering
+        # Aggregated instances are grouped by primary key, so first() may order by it.
+        has_pk = not aggregated or (self._values is None and not self._group_by)
+        return self._fallback_order if has_pk else ()
 
     def _statements(self) -> Statements:
         return Statements(self)
@@ -327,14 +333,16 @@ class QuerySet(Generic[M]):
 
     def first(self) -> QuerySetSingle[M | None]:
         clone = self._clone()
-        if not clone._ordering():
-            clone._order = ("pk",)
+        clone._fallback_order = ("pk",)
         return cast("QuerySetSingle[M | None]", clone.limit(1)._as_single("first"))
 
     def last(self) -> QuerySetSingle[M | None]:
         clone = self._clone()
-        ordering = clone._ordering() or ("pk",)
-        clone._order = tuple(name[1:] if name.startswith("-") else f"-{name}" for name in ordering)
+        ordering = clone._ordering()
+        if ordering:
+            clone._order = tuple(n[1:] if n.startswith("-") else f"-{n}" for n in ordering)
+        else:
+            clone._fallback_order = ("-pk",)
         return cast("QuerySetSingle[M | None]", clone.limit(1)._as_single("first"))
 
     def get(self, *args: Q, **kwargs: Any) -> QuerySetSingle[M]:
