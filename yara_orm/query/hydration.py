@@ -157,7 +157,7 @@ def annotation_converters(
         aggregate = isinstance(expression, Aggregate)
         if not aggregate and not isinstance(expression, F | CombinedExpression):
             continue
-        path, plain = _source(expression.field if aggregate else expression)
+        path, plain = _source(expression.field if isinstance(expression, Aggregate) else expression)
         if path is None:
             continue
         try:
