@@ -188,14 +188,16 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
     if transaction:
         # Real commits: no isolation level may stay open under the test, so the directories'
         # seeds are committed too, and emptied with the rest afterwards.
+        yara_session.unpark()
         yara_session.leave_seed_layers()
         for _, seed in layers:
             yara_session.apply_seed(seed())
     else:
         yara_session.enter_seed_layers(layers)
-        yara_session.isolated = yara_session.engines_for(access)
-        patience = state.settings.deadlock_timeout
-        isolation.enter(yara_session.isolated, patience)
+        engines = yara_session.engines_for(access)
+        if not yara_session.take_parked(engines):
+            isolation.enter(engines, state.settings.deadlock_timeout)
+        yara_session.isolated = engines
     if options.get("reset_sequences"):
         portal.run(isolation.reset_sequences, yara_session.databases.values())
     state.access = access
@@ -224,13 +226,14 @@ def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> It
                 portal.run(isolation.empty_tables, yara_session.databases.values())
                 yara_session.run_seed(yara_session.seed)
             else:
-                isolation.leave(yara_session.isolated)
-                yara_session.isolated = []
+                engines, yara_session.isolated = yara_session.isolated, []
+                yara_session.park(engines)
         finally:
             state.access = None
             state.current_test = None
             TEST_OF_TASK.set(None)
-            timezone.configure(*time_settings)
+            if (timezone.get_use_tz(), timezone.get_timezone()) != time_settings:
+                timezone.configure(*time_settings)
 
 
 @pytest.fixture
@@ -265,6 +268,7 @@ class DatabaseBlocker:
     def unblock(self) -> Iterator[DatabaseSession]:
         state = self._state
         session = state.ensure_session()
+        session.unpark()
         session.bind_orm()
         previous, state.access = state.access, state.access or Access()
         try:

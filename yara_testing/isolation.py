@@ -36,6 +36,19 @@ def leave(engines: Iterable[Engine]) -> None:
             engine.leave_isolation_blocking()
 
 
+def rewind(engines: list[Engine]) -> bool:
+    """Roll back everything since `enter()` and stay entered, on each engine (one round trip
+    each). If an engine cannot (its connection was lost), every level is left instead and the
+    answer is False."""
+    for engine in engines:
+        try:
+            engine.rewind_isolation_blocking()
+        except YaraError:
+            leave(engines)
+            return False
+    return True
+
+
 async def empty_tables(databases: Iterable[TestDatabase]) -> None:
     """Delete every row of every model table (and join table) of each database."""
     for database in databases:

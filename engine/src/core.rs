@@ -91,6 +91,17 @@ impl EngineCore {
         }
     }
 
+    /// Give the innermost level a new identity (after it was rewound): transactions begun
+    /// in it before are over.
+    pub fn renew_innermost_level(&self, id: u64) {
+        if let Some(last) = unpoisoned(&self.isolation)
+            .as_mut()
+            .and_then(|state| state.levels.last_mut())
+        {
+            *last = id;
+        }
+    }
+
     pub fn pop_level(&self) -> Option<u64> {
         unpoisoned(&self.isolation)
             .as_mut()

@@ -103,6 +103,14 @@ impl Engine {
         wait_for(py, BLOCKING_LIMIT, isolation::leave(core))
     }
 
+    /// Roll back everything done in the innermost isolation level and keep it open (one
+    /// round trip instead of leaving and entering again); synchronous, as
+    /// `enter_isolation_blocking`. Returns the depth.
+    fn rewind_isolation_blocking(&self, py: Python<'_>) -> PyResult<usize> {
+        let core = Arc::clone(&self.core);
+        wait_for(py, BLOCKING_LIMIT, isolation::rewind(core))
+    }
+
     /// How many isolation levels are open (0: not isolated).
     #[getter]
     fn isolation_depth(&self) -> usize {

@@ -80,3 +80,35 @@ pub async fn leave(core: Arc<EngineCore>) -> EngineResult<usize> {
     }
     Ok(0)
 }
+
+/// Undo everything done in the innermost level and open it afresh, in one round trip: the
+/// toolkit rewinds a finished test's level and gives it to the next test, instead of leaving
+/// it and entering a new one. The level gets a new identity, so transactions begun in it
+/// before are over. Returns the depth (unchanged).
+pub async fn rewind(core: Arc<EngineCore>) -> EngineResult<usize> {
+    if core.is_inherited() {
+        return core.check_open().map(|_| 0);
+    }
+    let _gate = core.isolation_gate.lock().await;
+    let (Some((pinned, depth)), Some(id)) = (core.isolation_top(), core.innermost_level()) else {
+        return Err(EngineError::interface(
+            "the engine is not in isolation mode",
+        ));
+    };
+    let mut slot = pinned.lock().await;
+    // A transaction left open in this level is rolled back with it.
+    if slot.is_owned() {
+        pinned.disown_all(&mut slot);
+    }
+    let renewed = next_id();
+    if depth > 1 {
+        let old = Savepoint::generated("level", id);
+        let new = Savepoint::generated("level", renewed);
+        slot.control(&format!("{}; {}", old.undo(), new.create()))
+            .await?;
+    } else {
+        slot.restart("ROLLBACK; BEGIN").await?;
+    }
+    core.renew_innermost_level(renewed);
+    Ok(depth)
+}

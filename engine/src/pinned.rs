@@ -120,6 +120,15 @@ impl Slot {
         self.owners.iter().any(|owner| owner.tx == tx)
     }
 
+    /// Run control SQL that ends the transaction and opens a new one: a transaction SQLite
+    /// had ended under a cancelled write is usable again afterwards.
+    pub async fn restart(&mut self, sql: &str) -> EngineResult<()> {
+        self.statement_savepoint = false;
+        self.conn()?.control(sql).await?;
+        self.aborted = false;
+        Ok(())
+    }
+
     /// Run control SQL, after the pending per-statement release if there is one.
     pub async fn control(&mut self, sql: &str) -> EngineResult<()> {
         let full = if std::mem::take(&mut self.statement_savepoint) {

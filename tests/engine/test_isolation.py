@@ -150,3 +150,35 @@ async def test_closing_an_isolated_engine_rolls_back(
         assert await check.fetch_rows("SELECT count(*) FROM kept") == [(0,)]
     finally:
         await check.close()
+
+
+async def test_rewinding_a_level_drops_its_work_and_keeps_it_open(
+    engine: Engine, backend: str, table: None
+) -> None:
+    assert engine.enter_isolation_blocking() == 1
+    await engine.execute(insert_sql(backend), [2])
+    left_open = await engine.begin()
+    await left_open.execute(insert_sql(backend), [3])
+    assert engine.rewind_isolation_blocking() == 1
+    assert engine.isolation_depth == 1
+    assert await ids(engine) == [1]
+    with pytest.raises(InterfaceError, match="has been left"):
+        await left_open.execute(insert_sql(backend), [9])
+    await engine.execute(insert_sql(backend), [4])  # still isolated: gone at the end
+    assert engine.enter_isolation_blocking() == 2
+    await engine.execute(insert_sql(backend), [5])
+    inner = await engine.begin()
+    await inner.execute(insert_sql(backend), [6])
+    assert engine.rewind_isolation_blocking() == 2
+    assert await ids(engine) == [1, 4]
+    with pytest.raises(InterfaceError, match="has been left"):
+        await inner.commit()
+    await engine.execute(insert_sql(backend), [7])
+    assert engine.rewind_isolation_blocking() == 2  # twice in a row: a fresh savepoint each time
+    assert await ids(engine) == [1, 4]
+    assert engine.leave_isolation_blocking() == 1
+    assert await ids(engine) == [1, 4]
+    assert engine.leave_isolation_blocking() == 0
+    assert await ids(engine) == [1]
+    with pytest.raises(InterfaceError, match="not in isolation mode"):
+        engine.rewind_isolation_blocking()

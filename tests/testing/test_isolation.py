@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from tests.testing.conftest import Runner
+from yara_orm import Engine, InterfaceError
+from yara_testing import isolation
 
 
 def test_rows_and_commits_do_not_leak_between_tests(app: Runner) -> None:
@@ -314,6 +318,71 @@ def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> Non
             "*Database access not allowed (at test_blocker.py:*): use the `yara_db` fixture*",
         ]
     )
+
+
+def test_a_module_fixture_after_other_tests_still_commits(app: Runner) -> None:
+    # A finished test's level is kept open (rolled back) for the next test; what a module
+    # fixture writes between tests must not land in it.
+    result = app(
+        "-p",
+        "no:randomly",
+        test_a_first="""
+        from app_models import Author
+
+
+        async def test_writes_and_is_rolled_back(yara_db):
+            await Author.create(name="rolled back")
+        """,
+        test_b_then="""
+        import pytest
+        from app_models import Author
+
+
+        @pytest.fixture(scope="module")
+        def shared_author(yara_db_blocker):
+            with yara_db_blocker.unblock() as session:
+                author = session.run(lambda: Author.create(name="module-wide"))
+            yield author
+            with yara_db_blocker.unblock() as session:
+                session.run(author.delete)
+
+
+        @pytest.mark.parametrize("round", [1, 2, 3])
+        async def test_sees_the_module_row(shared_author, yara_db, round):
+            assert [a.name for a in await Author.all()] == ["module-wide"]
+            await Author.create(name=f"test {round}")
+        """,
+        test_c_last="""
+        from app_models import Author
+
+
+        async def test_nothing_left(yara_db):
+            assert await Author.all().count() == 0
+        """,
+    )
+    result.assert_outcomes(passed=5)
+
+
+def test_a_level_that_cannot_be_rewound_is_left() -> None:
+    class FakeEngine:
+        def __init__(self, lost: bool) -> None:
+            self.lost, self.isolation_depth, self.left = lost, 1, 0
+
+        def rewind_isolation_blocking(self) -> int:
+            if self.lost:
+                raise InterfaceError("the connection was lost")
+            return self.isolation_depth
+
+        def leave_isolation_blocking(self) -> int:
+            self.left += 1
+            self.isolation_depth -= 1
+            return self.isolation_depth
+
+    healthy, lost = FakeEngine(lost=False), FakeEngine(lost=True)
+    assert isolation.rewind(cast("list[Engine]", [healthy])) is True
+    assert healthy.left == 0 and healthy.isolation_depth == 1
+    assert isolation.rewind(cast("list[Engine]", [healthy, lost])) is False
+    assert (healthy.left, lost.left) == (1, 1)
 
 
 def test_a_refused_statement_never_reaches_the_database(app: Runner) -> None:
