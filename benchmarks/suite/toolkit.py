@@ -77,15 +77,20 @@ def with_database(url: str, database: str) -> str:
 
 
 def make_project(directory: Path, tests: int) -> Path:
-    """`tests` empty async tests that ask for `yara_db`, and as many that do not."""
+    """`tests` empty async tests that ask for `yara_db`, and as many that do not, alternating
+    in one module (so a drift of the machine's speed during the run touches both alike)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "pytest.ini").write_text(INI)
     (directory / "bench_models.py").write_text(MODELS)
     (directory / "conftest.py").write_text(CONFTEST)
-    with_db = "".join(f"\n\nasync def test_with_{i}(yara_db):\n    pass\n" for i in range(tests))
-    without = "".join(f"\n\nasync def test_without_{i}():\n    pass\n" for i in range(tests))
-    (directory / "test_with_db.py").write_text(with_db.lstrip())
-    (directory / "test_without_db.py").write_text(without.lstrip())
+    pairs = "".join(
+        f"\n\nasync def test_with_{i}(yara_db):\n    pass\n"
+        f"\n\nasync def test_without_{i}():\n    pass\n"
+        for i in range(tests)
+    )
+    for stale in directory.glob("test_*.py"):
+        stale.unlink()
+    (directory / "test_overhead.py").write_text(pairs.lstrip())
     return directory
 
 
