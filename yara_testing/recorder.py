@@ -38,16 +38,33 @@ def user_location(skip: int = 2) -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
     `query_origin`."""
     frame = sys._getframe(skip)
+    names = _code_names
+    cwd = os.getcwd()  # file names are shown relative to it, and tests change it
+    if names.get(_CWD) != cwd:
+        names.clear()
+        names[_CWD] = cwd
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_SKIPPED_ROOTS) and not filename.startswith("<"):
-            return f"{_short(filename)}:{frame.f_lineno}"
+        code = frame.f_code
+        name = names.get(code)
+        if name is None:
+            filename = code.co_filename
+            skipped = filename.startswith(_SKIPPED_ROOTS) or filename.startswith("<")
+            name = names[code] = "" if skipped else _shortened(filename, cwd)
+        if name:
+            return f"{name}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]
     return query_origin.get()
 
 
+# Per code object met on the way to the user's frame (the same few dozen for every statement):
+# its file name as shown, or "" for the ORM's, the toolkit's and the stdlib's own code. Under
+# _CWD, the working directory the names are relative to.
+_CWD = "cwd"
+_code_names: dict[Any, str] = {}
+
+
 def _short(filename: str) -> str:
-    # Every recorded statement asks: keyed on the working directory too, which tests change.
+    # Keyed on the working directory too, which tests change.
     return _shortened(filename, os.getcwd())
 
 
@@ -59,7 +76,9 @@ def _shortened(filename: str, cwd: str) -> str:
         return filename
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each of its 14 fields through object.__setattr__, five
+# times the cost of a plain one, paid for every statement of every test.
+@dataclass(unsafe_hash=True, slots=True)
 class QueryRecord:
     """One statement. Times are in seconds, from the engine's own measurements."""
 
