@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from yara_orm.exceptions import NotSupportedError
+from yara_orm.exceptions import ConfigurationError, NotSupportedError
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
@@ -76,7 +76,14 @@ class Dialect:
         return '"' + name.replace('"', '""') + '"'
 
     def column_type(self, field: Field[Any]) -> str:
-        template = self.column_types[field.db_kind]
+        template = self.column_types.get(field.db_kind)
+        if template is None:
+            model = field.model.__name__ if field.model else "?"
+            able = [d.name for d in Dialect.__subclasses__() if field.db_kind in d.column_types]
+            raise ConfigurationError(
+                f"{model}.{field.name}: {type(field).__name__} has no column type on "
+                f"{self.name} (only on {', '.join(able) or 'none'})"
+            )
         return template.format(**field.type_arguments())
 
     def value_placeholder(self, index: int, value: Any) -> str:

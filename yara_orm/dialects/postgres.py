@@ -39,6 +39,7 @@ class PostgresDialect(Dialect):
         "date": "DATE",
         "time": "TIMETZ",
         "timedelta": "INTERVAL",
+        "array": "{element_type}[]",
         "uuid": "UUID",
         "json": "JSONB",
     }
@@ -70,8 +71,10 @@ class PostgresDialect(Dialect):
         types = []
         for field in fields:
             template = self.column_types.get(field.db_kind)
-            if template is None:
-                return None  # a custom column type: its array type is unknown
+            if template is None or template.endswith("[]"):
+                # A custom column type (its array type is unknown), or an array: unnest
+                # would flatten an array of arrays into its elements.
+                return None
             # Without modifiers: the column's own type checks lengths and scales on insert,
             # where a cast to VARCHAR(n) would truncate.
             types.append(template.split("(")[0])

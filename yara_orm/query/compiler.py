@@ -276,6 +276,10 @@ class Compiler:
             column = self.dialect.comparable(self.column(alias, field), field)
             if field.db_kind == "json" and len(rest) == 1 and rest[0] in JSON_LOOKUPS:
                 return json_lookup(self, column, field, rest[0], value)
+            # Lookups a field type brings along (ArrayField's contains, overlap, len, ...).
+            own = getattr(field, "lookups", None)
+            if own and len(rest) == 1 and rest[0] in own:
+                return str(own[rest[0]](self, column, field, value))
         if rest and rest[0] in DATE_PARTS:
             column = self.dialect.date_part(column, rest[0])
             rest = rest[1:]
