@@ -97,6 +97,8 @@ def _builder(
     by_annotation = annotation_converters(query) if annotations else {}
     partial = query._only is not None
     related = plan.related
+    if not partial and not related and not annotations:
+        return _plain_builder(model, batch)
 
     def build(row: tuple[Any, ...]) -> Model:
         if partial:
@@ -123,6 +125,28 @@ def _builder(
             instance.__dict__.update(zip(annotations, tail, strict=True))
             for name, convert in by_annotation.items():
                 instance.__dict__[name] = convert(instance.__dict__[name])
+        return instance
+
+    return build
+
+
+def _plain_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[Any], Model]:
+    """`Model._from_row` for a whole result, its lookups done once: the common case (no
+    `only()`, `select_related` or annotations) costs about half as much per row."""
+    meta = model._meta
+    names = meta.attnames
+    converters = [(names[index], convert) for index, convert in meta.converters]
+    new = model.__new__
+
+    def build(row: tuple[Any, ...]) -> Model:
+        instance = new(model)
+        state = instance.__dict__
+        state.update(zip(names, row))  # a longer row ends in hidden ordering columns
+        for name, convert in converters:
+            state[name] = convert(state[name])
+        state["_saved_in_db"] = True
+        if batch is not None:
+            state["_batch"] = batch
         return instance
 
     return build
