@@ -141,7 +141,8 @@ def _plain_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[An
     def build(row: tuple[Any, ...]) -> Model:
         instance = new(model)
         state = instance.__dict__
-        state.update(zip(names, row))  # a longer row ends in hidden ordering columns
+        # A longer row ends in hidden ordering columns.
+        state.update(zip(names, row, strict=False))
         for name, convert in converters:
             state[name] = convert(state[name])
         state["_saved_in_db"] = True
