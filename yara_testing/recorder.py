@@ -12,6 +12,7 @@ import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import yara_orm
@@ -38,11 +39,11 @@ def user_location(skip: int = 2) -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
     `query_origin`."""
     frame = sys._getframe(skip)
-    names = _code_names
+    names = _code_names.names
     cwd = os.getcwd()  # file names are shown relative to it, and tests change it
-    if names.get(_CWD) != cwd:
+    if _code_names.cwd != cwd:
         names.clear()
-        names[_CWD] = cwd
+        _code_names.cwd = cwd
     while frame is not None:
         code = frame.f_code
         name = names.get(code)
@@ -56,11 +57,17 @@ def user_location(skip: int = 2) -> str:
     return query_origin.get()
 
 
-# Per code object met on the way to the user's frame (the same few dozen for every statement):
-# its file name as shown, or "" for the ORM's, the toolkit's and the stdlib's own code. Under
-# _CWD, the working directory the names are relative to.
-_CWD = "cwd"
-_code_names: dict[Any, str] = {}
+class _CodeNames:
+    """Per code object met on the way to the user's frame (the same few dozen for every
+    statement): its file name as shown, relative to `cwd`, or "" for the ORM's, the toolkit's
+    and the stdlib's own code."""
+
+    def __init__(self) -> None:
+        self.cwd = ""
+        self.names: dict[CodeType, str] = {}
+
+
+_code_names = _CodeNames()
 
 
 def _short(filename: str) -> str:
