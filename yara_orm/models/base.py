@@ -266,23 +266,6 @@ class Model(metaclass=ModelMeta):
                 state[key] = None
         return self
 
-    # Hydration ---------------------------------------------------------------------------
-
-    @classmethod
-    def _from_row(cls, row: tuple[Any, ...] | list[Any], batch: Any = None) -> Self:
-        """An instance from a row of `_meta.columns`, without validation (it came from the DB)."""
-        instance = cls.__new__(cls)
-        state = instance.__dict__
-        meta = cls._meta
-        state.update(zip(meta.attnames, row, strict=False))
-        for index, convert in meta.converters:
-            name = meta.attnames[index]
-            state[name] = convert(state[name])
-        state["_saved_in_db"] = True
-        if batch is not None:
-            state["_batch"] = batch
-        return instance
-
     def __await__(self) -> Generator[Any, None, Self]:
         """`await book.author` works whether the relation was loaded already or not."""
         return self._self().__await__()
