@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textwrap import dedent
 from typing import cast
 
 from tests.testing.conftest import Runner
@@ -280,9 +281,9 @@ def test_transactional_fixture_commits_for_real_and_empties_after(app: Runner) -
     result.assert_outcomes(passed=2)
 
 
-def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> None:
-    result = app(
-        test_blocker="""
+# A module-scoped fixture committing a row through yara_db_blocker, deleted after the module.
+SHARED_AUTHOR = dedent(
+    """
         import pytest
         from app_models import Author
 
@@ -295,7 +296,15 @@ def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> Non
             with yara_db_blocker.unblock() as session:
                 session.run(author.delete)
 
+    """
+)
 
+
+def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> None:
+    result = app(
+        test_blocker=SHARED_AUTHOR
+        + dedent(
+            """
         async def test_sees_the_module_row(shared_author, yara_db):
             assert [a.name for a in await Author.all()] == ["module-wide"]
 
@@ -309,6 +318,7 @@ def test_db_blocker_allows_module_fixtures_and_block_refuses(app: Runner) -> Non
             import asyncio
             asyncio.run(Author.all().count())
         """
+        ),
     )
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
@@ -333,25 +343,15 @@ def test_a_module_fixture_after_other_tests_still_commits(app: Runner) -> None:
         async def test_writes_and_is_rolled_back(yara_db):
             await Author.create(name="rolled back")
         """,
-        test_b_then="""
-        import pytest
-        from app_models import Author
-
-
-        @pytest.fixture(scope="module")
-        def shared_author(yara_db_blocker):
-            with yara_db_blocker.unblock() as session:
-                author = session.run(lambda: Author.create(name="module-wide"))
-            yield author
-            with yara_db_blocker.unblock() as session:
-                session.run(author.delete)
-
-
+        test_b_then=SHARED_AUTHOR
+        + dedent(
+            """
         @pytest.mark.parametrize("round", [1, 2, 3])
         async def test_sees_the_module_row(shared_author, yara_db, round):
             assert [a.name for a in await Author.all()] == ["module-wide"]
             await Author.create(name=f"test {round}")
-        """,
+        """
+        ),
         test_c_last="""
         from app_models import Author
 
