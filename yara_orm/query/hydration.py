@@ -40,18 +40,28 @@ def shape_values(
             continue
         if field.from_db is not None and not rest:  # not a value taken out of a JSON document
             converters.append((index, field.from_db))
-    if converters:
+    mode = query._values_mode
+    if mode == "flat":
+        convert_first = next((c for index, c in converters if index == 0), None)
+        if convert_first is None:
+            return [row[0] for row in rows]
+        return [convert_first(row[0]) for row in rows]
+    if mode == "tuple":
+        if not converters:
+            return list(rows)
         converted = [list(row) for row in rows]
         for values in converted:
             for index, convert in converters:
                 values[index] = convert(values[index])
-        rows = [tuple(values) for values in converted]
-    if query._values_mode == "flat":
-        return [row[0] for row in rows]
-    if query._values_mode == "tuple":
-        return [tuple(row) for row in rows]
+        return [tuple(values) for values in converted]
     keys = [key for key, _ in pairs]
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    dicts = [dict(zip(keys, row, strict=True)) for row in rows]
+    # Converted in place: no copy of each row on the way.
+    by_key = [(keys[index], convert) for index, convert in converters]
+    for shaped in dicts:
+        for key, convert in by_key:
+            shaped[key] = convert(shaped[key])
+    return dicts
 
 
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
