@@ -55,18 +55,19 @@ async def test_equality_and_the_array_lookups(arrays: None) -> None:
     a = (await Readings.create(values=[1, 2, 3], labels=["x", "y"], small=[1, 2])).id
     b = (await Readings.create(values=[2, 3])).id
     c = (await Readings.create(values=[4, 5, 6], labels=["y"])).id
+    empty = (await Readings.create(values=[])).id
     assert await ids(values=[2, 3]) == [b]
-    assert await ids(values__not=[2, 3]) == [a, c]
+    assert await ids(values__not=[2, 3]) == [a, c, empty]
     assert await ids(values__contains=[2]) == [a, b]
     assert await ids(values__contains=[2, 9]) == []
     assert await ids(labels__contains=["x", "y"]) == [a]
     assert await ids(small__contains=[2]) == [a]
-    assert await ids(values__contained_by=[1, 2, 3]) == [a, b]
+    assert await ids(values__contained_by=[1, 2, 3]) == [a, b, empty]
     assert await ids(labels__contained_by=["y", "z"]) == [c]
     assert await ids(values__overlap=[3, 4]) == [a, b, c]
     assert await ids(values__overlap=[9]) == []
     assert await ids(values__len=3) == [a, c]
-    assert await ids(values__len=0) == []  # array_length of an empty array is NULL
+    assert await ids(values__len=0) == [empty]
 
 
 @on_postgres
@@ -77,8 +78,12 @@ async def test_bad_values_are_refused_clearly(arrays: None) -> None:
         await Readings.filter(values__len="3").count()
     with pytest.raises(DataError):
         await Readings.create(values=[1], labels=["toolong"])  # varchar(3)
-    with pytest.raises(Exception, match="cannot be sent as PostgreSQL type int4"):
+    with pytest.raises(
+        ValidationError, match=r"Readings.values: \['a'\] holds 'a', which is not INT"
+    ):
         await Readings.create(values=["a"])
+    with pytest.raises(ValidationError, match="holds True"):
+        await Readings.filter(values__contains=[True]).count()
     assert await Readings.all().count() == 0
 
 

@@ -279,10 +279,11 @@ class DateField(Field[Any]):
 
 
 class TimeField(Field[Any]):
-    """Times of day, following `use_tz` as `DatetimeField` does: with it (the default) a naive
-    time is wall time in the configured zone and values come back aware, keeping the offset
-    they were written with; without it they come back naive. A zone with daylight saving time
-    gives a naive time today's offset (a time of day has no date to choose one by)."""
+    """Times of day, handled as `DatetimeField` handles datetimes: a naive value is wall time
+    in the configured zone, values are stored in UTC (so both backends compare and order them
+    alike) and come back in the configured zone, aware with `use_tz` (the default) and naive
+    without. A zone with daylight saving time converts at today's offset (a time of day has
+    no date to choose one by)."""
 
     db_kind: ClassVar[str] = "time"
     python_types: ClassVar[tuple[type, ...]] = (dt.time,)
@@ -297,26 +298,30 @@ class TimeField(Field[Any]):
         self.auto_now_add = auto_now_add
         self.from_db = self._from_db
 
-    def check(self, value: Any) -> Any:
-        if timezone.get_use_tz() and value.utcoffset() is None:
-            return value.replace(tzinfo=_fixed_zone_now())
-        return value
-
-    def _from_db(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if timezone.get_use_tz():
-            return (
-                value if value.utcoffset() is not None else value.replace(tzinfo=_fixed_zone_now())
-            )
-        return value.replace(tzinfo=None) if value.tzinfo is not None else value
-
     @property
     def constraints(self) -> dict[str, Any]:
         return {"readOnly": True} if self.auto_now or self.auto_now_add else {}
 
     def coerce(self, value: Any) -> Any:
         return _parse_iso(self, value, dt.time.fromisoformat)
+
+    def check(self, value: Any) -> Any:
+        return self._in_configured_zone(value)
+
+    def to_db(self, value: Any) -> Any:
+        return None if value is None else _convert_time(value, dt.UTC)
+
+    def _from_db(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if value.utcoffset() is None:  # written by hand, or before times were stored in UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return self._in_configured_zone(value)
+
+    @staticmethod
+    def _in_configured_zone(value: dt.time) -> dt.time:
+        converted = _convert_time(value, _fixed_zone_now())
+        return converted if timezone.get_use_tz() else converted.replace(tzinfo=None)
 
 
 def _time_now() -> dt.time:
@@ -327,10 +332,17 @@ def _time_now() -> dt.time:
 def _fixed_zone_now() -> dt.tzinfo:
     """The configured zone as a fixed offset (today's), which a time of day can carry."""
     zone = timezone.get_default_timezone()
-    if zone is dt.UTC:
-        return zone
     offset = dt.datetime.now(zone).utcoffset()
-    return dt.timezone(offset) if offset is not None else dt.UTC
+    return dt.UTC if not offset else dt.timezone(offset)
+
+
+def _convert_time(value: dt.time, zone: dt.tzinfo) -> dt.time:
+    """`value` (naive: wall time in the configured zone) as the same instant in `zone`; the
+    time of day wraps around midnight."""
+    if value.utcoffset() is None:
+        value = value.replace(tzinfo=_fixed_zone_now())
+    moment = dt.datetime.combine(dt.date(2000, 1, 3), value)
+    return moment.astimezone(zone).timetz()
 
 
 class TimeDeltaField(Field[Any]):

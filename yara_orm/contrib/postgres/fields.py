@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 
 # A type name with an optional modifier: `int`, `varchar(1)`, `numeric(10, 2)`, `double precision`.
 _ELEMENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?")
+# Element types whose Python values are checked before any SQL (others are left to the server).
+_ELEMENT_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("INT", "INTEGER", "INT4", "SMALLINT", "INT2", "BIGINT", "INT8"), (int,)),
+    **dict.fromkeys(("TEXT", "VARCHAR", "CHARACTER VARYING", "CHAR", "CHARACTER"), (str,)),
+    **dict.fromkeys(("REAL", "FLOAT4", "DOUBLE PRECISION", "FLOAT8"), (int, float)),
+    "BOOLEAN": (bool,),
+    "BOOL": (bool,),
+}
 
 
 def _operator(sql: str) -> Callable[[Compiler, str, Field[Any], Any], str]:
@@ -27,8 +35,8 @@ def _operator(sql: str) -> Callable[[Compiler, str, Field[Any], Any], str]:
 def _length(compiler: Compiler, column: str, field: Field[Any], value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         raise field.fail(value, "is not a length (an int) for __len")
-    # array_length of an empty array is NULL: `len=0` matches no row, as in Tortoise.
-    return f"array_length({column}, 1) = {compiler.param(value)}"
+    # cardinality, not array_length (which is NULL for an empty array): `len=0` finds them.
+    return f"cardinality({column}) = {compiler.param(value)}"
 
 
 class ArrayField(Field[list[Any]]):
@@ -50,6 +58,7 @@ class ArrayField(Field[list[Any]]):
             )
         super().__init__(**kwargs)
         self.element_type = element_type.upper()
+        self._element_python = _ELEMENT_PYTHON_TYPES.get(self.element_type.split("(")[0].strip())
 
     def type_arguments(self) -> dict[str, Any]:
         return {"element_type": self.element_type}
@@ -58,3 +67,12 @@ class ArrayField(Field[list[Any]]):
         if isinstance(value, tuple):
             return list(value)
         raise self.fail(value, "is not a list")
+
+    def check(self, value: Any) -> Any:
+        wanted = self._element_python
+        if wanted is not None:
+            for element in value:
+                wrong_bool = isinstance(element, bool) and bool not in wanted
+                if element is not None and (wrong_bool or not isinstance(element, wanted)):
+                    raise self.fail(value, f"holds {element!r}, which is not {self.element_type}")
+        return value
