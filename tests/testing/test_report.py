@@ -9,7 +9,6 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -129,24 +128,17 @@ def test_parameters_become_json_values(value: Any, expected: Any) -> None:
     json.dumps(json_param(value), allow_nan=False)  # what JSON cannot hold became a string
 
 
-@dataclass(frozen=True)
-class InjectedRecord(QueryRecord):
-    injected: bool = True
-
-
-def _record(duration: float, **extra: Any) -> QueryRecord:
+def _record(duration: float, injected: str | None = None) -> QueryRecord:
     fields: dict[str, Any] = dict(
         sql="SELECT 1", params=(), duration=duration, gil_held=0.0, gil_wait=0.0, io=0.0
     )
-    fields.update(rows=1, location="t.py:1", test=None)
-    if extra.get("injected"):
-        return InjectedRecord(**fields)
+    fields.update(rows=1, location="t.py:1", test=None, injected=injected)
     return QueryRecord(**fields)
 
 
 def test_injected_and_slow_flags_per_statement() -> None:
     report = SessionReport(slow_query_ms=50)
-    log = QueryLog([_record(0.01), _record(0.2, injected=True)])
+    log = QueryLog([_record(0.01), _record(0.2, injected="connection_lost")])
     report.add("t.py::test", log, [], ItemProgress())
     first, second = report.to_data()["tests"][0]["statements"]
     assert (first["injected"], first["slow"]) == (False, False)
