@@ -102,12 +102,17 @@ class Dialect:
             for row in range(rows)
         )
 
+    def bulk_array_types(self, fields: list[Field[Any]]) -> list[str] | None:
+        """The array element type of each field's column when rows can travel as one array
+        per column (see `bulk_rows`); None where they cannot."""
+        return None
+
     def bulk_rows(
         self, fields: list[Field[Any]], columns: list[list[Any]], params: list[Any]
-    ) -> str | None:
+    ) -> str:
         """A SELECT yielding many rows from one parameter per column (`columns` holds each
-        column's values), for INSERT ... SELECT; None where the dialect writes VALUES lists."""
-        return None
+        column's values), for INSERT ... SELECT; only where `bulk_array_types` has types."""
+        raise NotSupportedError(f"{self.name} writes rows as VALUES lists")
 
     def auto_increment_column(self, field: Field[Any]) -> str:
         """The whole column definition of an auto-incrementing primary key."""

@@ -63,11 +63,7 @@ class PostgresDialect(Dialect):
     def typed_placeholder(self, index: int, field: Field[Any]) -> str:
         return f"CAST(${index} AS {self.column_type(field)})"
 
-    def bulk_rows(
-        self, fields: list[Field[Any]], columns: list[list[Any]], params: list[Any]
-    ) -> str | None:
-        # One array per column: the statement is the same for any number of rows (parsed and
-        # planned once, cached), and the values travel in binary.
+    def bulk_array_types(self, fields: list[Field[Any]]) -> list[str] | None:
         types = []
         for field in fields:
             template = self.column_types.get(field.db_kind)
@@ -78,6 +74,16 @@ class PostgresDialect(Dialect):
             # Without modifiers: the column's own type checks lengths and scales on insert,
             # where a cast to VARCHAR(n) would truncate.
             types.append(template.split("(")[0])
+        return types
+
+    def bulk_rows(
+        self, fields: list[Field[Any]], columns: list[list[Any]], params: list[Any]
+    ) -> str:
+        # One array per column: the statement is the same for any number of rows (parsed and
+        # planned once, cached), and the values travel in binary.
+        types = self.bulk_array_types(fields)
+        if types is None:
+            return super().bulk_rows(fields, columns, params)
         marks = []
         for sql_type, values in zip(types, columns, strict=True):
             params.append(values)

@@ -203,11 +203,10 @@ async def bulk_create(
                 continue
             params: list[Any] = []
             quoted = ", ".join(dialect.quote(c) for c in columns)
-            source = None
             if arrays:
                 values = [[rows[index][column] for index in chunk] for column in columns]
                 source = dialect.bulk_rows([by_column[c] for c in columns], values, params)
-            if source is None:
+            else:
                 for index in chunk:
                     row = rows[index]
                     params.extend([row[column] for column in columns])
@@ -234,7 +233,7 @@ def _arrays_possible(
 ) -> bool:
     """Whether the rows can travel as one array per column: the dialect can, every column
     has a known type, and no value is an expression to compile into the statement."""
-    if not fields or dialect.bulk_rows(fields, [[] for _ in fields], []) is None:
+    if not fields or dialect.bulk_array_types(fields) is None:
         return False
     return not any(
         isinstance(value, Expression) for index in indexes for value in rows[index].values()
