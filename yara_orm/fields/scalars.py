@@ -309,7 +309,7 @@ class TimeField(Field[Any]):
         return self._in_configured_zone(value)
 
     def to_db(self, value: Any) -> Any:
-        return None if value is None else _convert_time(value, dt.UTC)
+        return None if value is None else _convert_time(value, dt.UTC, _fixed_zone_now())
 
     def _from_db(self, value: Any) -> Any:
         if value is None:
@@ -320,7 +320,8 @@ class TimeField(Field[Any]):
 
     @staticmethod
     def _in_configured_zone(value: dt.time) -> dt.time:
-        converted = _convert_time(value, _fixed_zone_now())
+        zone = _fixed_zone_now()
+        converted = _convert_time(value, zone, zone)
         return converted if timezone.get_use_tz() else converted.replace(tzinfo=None)
 
 
@@ -332,15 +333,17 @@ def _time_now() -> dt.time:
 def _fixed_zone_now() -> dt.tzinfo:
     """The configured zone as a fixed offset (today's), which a time of day can carry."""
     zone = timezone.get_default_timezone()
+    if zone is dt.UTC or getattr(zone, "key", None) == "UTC":  # the default: no clock to read
+        return dt.UTC
     offset = dt.datetime.now(zone).utcoffset()
     return dt.UTC if not offset else dt.timezone(offset)
 
 
-def _convert_time(value: dt.time, zone: dt.tzinfo) -> dt.time:
-    """`value` (naive: wall time in the configured zone) as the same instant in `zone`; the
-    time of day wraps around midnight."""
+def _convert_time(value: dt.time, zone: dt.tzinfo, local: dt.tzinfo) -> dt.time:
+    """`value` (naive: wall time in `local`, the configured zone) as the same instant in
+    `zone`; the time of day wraps around midnight."""
     if value.utcoffset() is None:
-        value = value.replace(tzinfo=_fixed_zone_now())
+        value = value.replace(tzinfo=local)
     moment = dt.datetime.combine(dt.date(2000, 1, 3), value)
     return moment.astimezone(zone).timetz()
 

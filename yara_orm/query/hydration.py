@@ -41,11 +41,11 @@ def shape_values(
         if field.from_db is not None and not rest:  # not a value taken out of a JSON document
             converters.append((index, field.from_db))
     mode = query._values_mode
-    if mode == "flat":
-        convert_first = next((c for index, c in converters if index == 0), None)
-        if convert_first is None:
+    if mode == "flat":  # one column: at most one converter
+        if not converters:
             return [row[0] for row in rows]
-        return [convert_first(row[0]) for row in rows]
+        convert = converters[0][1]
+        return [convert(row[0]) for row in rows]
     if mode == "tuple":
         if not converters:
             return list(rows)
