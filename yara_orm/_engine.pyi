@@ -1,5 +1,6 @@
 """Typed face of the Rust engine (``engine/src``). Kept in step by mypy's stubtest."""
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -15,6 +16,7 @@ __all__ = [
     "Transaction",
     "__version__",
     "connect",
+    "shape_rows",
 ]
 __version__: str
 
@@ -181,3 +183,13 @@ async def connect(
     connect_timeout: float = 10.0,
     statement_cache: bool = True,
 ) -> Engine: ...
+def shape_rows(
+    rows: list[tuple[Any, ...]],
+    names: tuple[str, ...],
+    readers: Sequence[tuple[int, Callable[[Any], Any], dt.tzinfo | None]],
+    model: type | None = None,
+    state: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Rows as instances of `model` whose `__dict__` maps `names[i]` to `row[i]` plus `state`,
+    or as dicts without `model`; each reader `(index, convert, utc_zone)` converts its column
+    (a datetime in `timezone.utc` only takes `utc_zone` as its tzinfo when one is given)."""

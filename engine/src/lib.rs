@@ -29,6 +29,7 @@ mod runner;
 mod runtime;
 mod savepoint;
 mod sequence;
+mod shaping;
 mod simulation;
 mod sqlite;
 mod sqlite_decode;
@@ -48,6 +49,7 @@ use pyo3::prelude::*;
 fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
     bridge::install(module.py())?;
     module.add_function(wrap_pyfunction!(engine::connect, module)?)?;
+    module.add_function(wrap_pyfunction!(shaping::shape_rows, module)?)?;
     module.add_class::<runner::StatementRunner>()?;
     module.add_class::<engine::Engine>()?;
     module.add_class::<py_transaction::Transaction>()?;

@@ -43,10 +43,19 @@ class TaggedJSONField(fields.JSONField):
         return loaded["tagged"] if isinstance(loaded, dict) else loaded
 
 
+class IsoDatetimeField(fields.DatetimeField):
+    """Reads its values as ISO text, through the native reading (in the configured zone)."""
+
+    def to_python_value(self, value: Any) -> Any:
+        read = super().to_python_value(value)
+        return None if read is None else read.isoformat()
+
+
 class Paint(Model):
     name = fields.CharField(max_length=20)
     colour = ColourField(Colour, null=True)
     extra = TaggedJSONField(null=True)
+    dried = IsoDatetimeField(null=True)
 
 
-__all__ = ["Colour", "ColourField", "Paint", "TaggedJSONField"]
+__all__ = ["Colour", "ColourField", "IsoDatetimeField", "Paint", "TaggedJSONField"]

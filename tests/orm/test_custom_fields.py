@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,6 +31,17 @@ async def test_custom_field_converts_both_ways(paints: str) -> None:
     assert [p.name for p in await Paint.filter(colour=Colour.GREEN)] == ["b"]
     assert await Paint.filter(colour__in=[Colour.RED, Colour.GREEN]).count() == 2
     assert await Paint.filter(name="a").values_list("colour", flat=True) == [Colour.RED]
+
+
+async def test_an_overridden_datetime_reading_is_used_for_every_row(paints: str) -> None:
+    # Reading a UTC datetime is done in the engine only for the field's own reading.
+    dried = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    await Paint.bulk_create([Paint(name=f"p{i}", dried=dried) for i in range(3)])
+    expected = "2024-05-01T09:30:00+00:00"
+    assert (await Paint.get(name="p0")).dried == expected
+    assert [p.dried for p in await Paint.all()] == [expected] * 3
+    assert await Paint.all().values_list("dried", flat=True) == [expected] * 3
+    assert [row["dried"] for row in await Paint.all().values("dried")] == [expected] * 3
 
 
 async def test_custom_field_rejects_what_its_conversion_rejects(paints: str) -> None:

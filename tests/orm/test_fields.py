@@ -68,6 +68,35 @@ async def test_naive_datetimes_are_taken_as_utc(orm: str) -> None:
     assert loaded.published == naive.replace(tzinfo=dt.UTC)
 
 
+async def test_datetimes_are_read_in_the_configured_zone(orm: str) -> None:
+    author = await Author.create(name="A")
+    at = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
+    await Book.bulk_create([Book(title=f"t{i}", author=author, published=at) for i in range(3)])
+    zone = timezone.get_default_timezone()
+    read = [
+        (await Book.get(title="t0")).published,
+        *(book.published for book in await Book.all()),
+        *(await Book.all().values_list("published", flat=True)),
+        *(row["published"] for row in await Book.all().values("published")),
+        *(book.published for book in await Book.all().select_related("author")),
+    ]
+    assert read == [at] * 13
+    assert {value.tzinfo for value in read} == {zone}  # the configured zone, not timezone.utc
+    timezone.configure(use_tz=True, timezone="Asia/Kolkata")
+    try:
+        kolkata = timezone.get_default_timezone()
+        for book in [await Book.get(title="t0"), *await Book.all()]:
+            assert book.published == at and book.published.tzinfo is kolkata
+            assert book.published.hour == 15  # 10:00 UTC is 15:30 there
+        values = await Book.all().values("published")
+        assert {row["published"].tzinfo for row in values} == {kolkata}
+        timezone.configure(use_tz=False)
+        naive = [book.published for book in await Book.all()]
+        assert naive == [dt.datetime(2024, 5, 1, 15, 30)] * 3
+    finally:
+        timezone.configure(use_tz=True, timezone="UTC")
+
+
 async def test_auto_now_and_inherited_fields(orm: str) -> None:
     note = await Note.create(text="first")
     created, modified = note.created, note.modified

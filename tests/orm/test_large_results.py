@@ -31,9 +31,9 @@ async def test_other_tasks_run_between_slices(monkeypatch: pytest.MonkeyPatch) -
     def counting_builder(*args: Any) -> Any:
         build = real_builder(*args)
 
-        def counted(row: Any) -> Any:
-            seen_at_row.append(turns)
-            return build(row)
+        def counted(rows: Any) -> Any:
+            seen_at_row.extend([turns] * len(rows))
+            return build(rows)
 
         return counted
 

@@ -7,6 +7,7 @@ that the dialect turns into a column type. `Field[T]` is generic, as in Tortoise
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import os
 import sys
@@ -284,6 +285,11 @@ class Field(Generic[VALUE]):
 
     #: Converts a value read from the database; None when the engine's type is already right.
     from_db: Callable[[Any], Any] | None = None
+
+    def utc_read_zone(self) -> dt.tzinfo | None:
+        """A zone when reading a value the engine decoded in UTC is only giving it that zone
+        as tzinfo (which the engine then does itself); None for other fields."""
+        return None
 
     # Tortoise's conversion hooks. A subclass that overrides them (Tortoise's way to write a
     # custom field) is converted through them: `to_db_value` on the way in, with the type

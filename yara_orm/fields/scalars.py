@@ -260,6 +260,15 @@ class DatetimeField(Field[dt.datetime]):
             return value.astimezone(timezone.get_default_timezone())
         return timezone.make_naive(value)
 
+    def utc_read_zone(self) -> dt.tzinfo | None:
+        # Aware values in a UTC zone, read by this field's own reading (not an override).
+        if getattr(self.from_db, "__func__", None) is not DatetimeField._from_db:
+            return None
+        if not timezone.get_use_tz():
+            return None
+        zone = timezone.get_default_timezone()
+        return zone if zone is dt.UTC or getattr(zone, "key", None) == "UTC" else None
+
     @property
     def constraints(self) -> dict[str, Any]:
         return {"readOnly": True} if self.auto_now or self.auto_now_add else {}

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from yara_orm._engine import shape_rows
 from yara_orm.connection import QueryBatch, derived_batch, new_batch
 from yara_orm.exceptions import FieldError
 from yara_orm.fields.relations import cache_key
@@ -17,8 +18,15 @@ from yara_orm.query.compiler import Compiler, SelectPlan
 from yara_orm.query.expressions import Aggregate, Avg, CombinedExpression, Count, F
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from yara_orm.models.base import Model
     from yara_orm.query.queryset import QuerySet
+
+
+# Column index, converter, and the zone that reading a UTC datetime only swaps in (see
+# `Field.utc_read_zone`).
+Reader = tuple[int, "Callable[[Any], Any]", "dt.tzinfo | None"]
 
 
 def shape_values(
@@ -26,20 +34,20 @@ def shape_values(
 ) -> list[Any]:
     """`values()` rows as dicts, `values_list()` rows as tuples (or bare values when flat),
     each value converted as its field reads it."""
-    converters = []
+    converters: list[Reader] = []
     probe = Compiler(query.model, query.client.dialect)
     by_annotation = annotation_converters(query, probe) if query._annotations else {}
     for index, (_, source) in enumerate(pairs):
         if source in query._annotations:
             if source in by_annotation:
-                converters.append((index, by_annotation[source]))
+                converters.append((index, by_annotation[source], None))
             continue
         try:
             _, field, rest, _ = probe.walk(source.split("__"), join=False)
         except FieldError:
             continue
         if field.from_db is not None and not rest:  # not a value taken out of a JSON document
-            converters.append((index, field.from_db))
+            converters.append((index, field.from_db, field.utc_read_zone()))
     mode = query._values_mode
     if mode == "flat":  # one column: at most one converter
         if not converters:
@@ -51,22 +59,15 @@ def shape_values(
             return list(rows)
         converted = [list(row) for row in rows]
         for values in converted:
-            for index, convert in converters:
+            for index, convert, _ in converters:
                 values[index] = convert(values[index])
         return [tuple(values) for values in converted]
-    keys = [key for key, _ in pairs]
-    dicts = [dict(zip(keys, row, strict=True)) for row in rows]
-    # Converted in place: no copy of each row on the way.
-    by_key = [(keys[index], convert) for index, convert in converters]
-    for shaped in dicts:
-        for key, convert in by_key:
-            shaped[key] = convert(shaped[key])
-    return dicts
+    return shape_rows(rows, tuple(key for key, _ in pairs), converters)
 
 
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
     """Model instances from rows; instances of one multi-row query share a batch."""
-    return list(map(_builder(query, rows, plan), rows))
+    return _builder(query, rows, plan)(rows)
 
 
 # A result this large is built in slices, the event loop running between them.
@@ -84,17 +85,18 @@ async def instances_in_slices(
     built: list[Model] = []
     deadline = time.perf_counter() + _SLICE_SECONDS
     for start in range(0, len(rows), _SLICE_ROWS):
-        built.extend(map(build, rows[start : start + _SLICE_ROWS]))
+        built.extend(build(rows[start : start + _SLICE_ROWS]))
         if time.perf_counter() >= deadline:
             await asyncio.sleep(0)
             deadline = time.perf_counter() + _SLICE_SECONDS
     return built
 
 
-def _builder(
-    query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan
-) -> Callable[[tuple[Any, ...]], Model]:
-    """Builds one instance from one row of `rows`."""
+Rows = list[tuple[Any, ...]]
+
+
+def _builder(query: QuerySet[Any], rows: Rows, plan: SelectPlan) -> Callable[[Rows], list[Model]]:
+    """Builds the instances of some rows of `rows` (all of them, or a slice at a time)."""
     model: type[Model] = query.model
     context = query._load_context
     if context is not None and context.kind == "lazy" and context.batch is not None:
@@ -102,69 +104,69 @@ def _builder(
     else:
         batch = new_batch(model.__name__, len(rows)) if len(rows) > 1 else None
     fields = plan.fields
-    width = len(fields)
     annotations = list(query._annotations)
     by_annotation = annotation_converters(query) if annotations else {}
     partial = query._only is not None
-    whole = _plain_builder(model, batch)
+    whole = _whole_builder(model, batch)
     if not partial and not plan.related and not annotations:
         return whole
     related = [
-        (related_model, start, end, path, related_fields, _plain_builder(related_model, batch))
+        (start, end, path, _whole_builder(related_model, batch), related_model, related_fields)
         for related_model, start, end, path, related_fields in plan.related
     ]
 
-    def build(row: tuple[Any, ...]) -> Model:
+    def build(part: Rows) -> list[Model]:
         if partial:
-            instance = _partial(model, fields, row, batch)
+            built = [_partial(model, fields, row, batch) for row in part]
         else:
-            instance = whole(row[:width])
-        for related_model, start, end, path, related_fields, related_whole in related:
-            values = row[start:end]
-            if values[0] is None:
-                target = None
-            elif related_fields is None:
-                target = related_whole(values)
+            built = whole(part)  # the related and annotation columns that follow are left out
+        # Parents come before their children in plan.related, so each path's owner is set.
+        for start, end, path, related_whole, related_model, related_fields in related:
+            segments = [row[start:end] for row in part]
+            if related_fields is None:
+                made = iter(related_whole([values for values in segments if values[0] is not None]))
+                targets = [None if values[0] is None else next(made) for values in segments]
             else:
-                target = _partial(related_model, related_fields, values[1:], batch)
-            owner = instance
-            for step in path[:-1]:
-                owner = owner.__dict__[cache_key(step)]
-                if owner is None:
-                    break
-            if owner is not None:
-                owner.__dict__[cache_key(path[-1])] = target
+                targets = [
+                    None
+                    if values[0] is None
+                    else _partial(related_model, related_fields, values[1:], batch)
+                    for values in segments
+                ]
+            key = cache_key(path[-1])
+            for instance, target in zip(built, targets, strict=True):
+                owner: Model | None = instance
+                for step in path[:-1]:
+                    owner = owner.__dict__[cache_key(step)]
+                    if owner is None:
+                        break
+                if owner is not None:
+                    owner.__dict__[key] = target
         if annotations:
-            tail = row[len(row) - len(annotations) :]
-            instance.__dict__.update(zip(annotations, tail, strict=True))
-            for name, convert in by_annotation.items():
-                instance.__dict__[name] = convert(instance.__dict__[name])
-        return instance
+            for instance, row in zip(built, part, strict=True):
+                state = instance.__dict__
+                state.update(zip(annotations, row[len(row) - len(annotations) :], strict=True))
+                for name, convert in by_annotation.items():
+                    state[name] = convert(state[name])
+        return built
 
     return build
 
 
-def _plain_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[Any], Model]:
-    """Builds whole instances of `model` from rows of its columns, without validation (they
-    came from the database); the model's lookups are done once per result, not per row."""
+def _whole_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[Rows], list[Model]]:
+    """Builds whole instances of `model` from rows that start with its columns, without
+    validation (they came from the database), in the engine; what each column needs is
+    looked up once per result."""
     meta = model._meta
     names = meta.attnames
-    converters = [(names[index], convert) for index, convert in meta.converters]
-    new = model.__new__
-
-    def build(row: tuple[Any, ...]) -> Model:
-        instance = new(model)
-        state = instance.__dict__
-        # A longer row ends in hidden ordering columns.
-        state.update(zip(names, row, strict=False))
-        for name, convert in converters:
-            state[name] = convert(state[name])
-        state["_saved_in_db"] = True
-        if batch is not None:
-            state["_batch"] = batch
-        return instance
-
-    return build
+    columns = meta.columns
+    readers = [
+        (index, convert, columns[index].utc_read_zone()) for index, convert in meta.converters
+    ]
+    state: dict[str, Any] = {"_saved_in_db": True}
+    if batch is not None:
+        state["_batch"] = batch
+    return lambda part: shape_rows(part, names, readers, model, state)
 
 
 def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Model:

@@ -1,0 +1,93 @@
+"""`shape_rows`: result rows to instances or dicts in the engine, with each column's reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from yara_orm._engine import shape_rows
+
+UTC_ZONE = ZoneInfo("UTC")
+AT = dt.datetime(2024, 3, 1, 12, 30, 5, 250, tzinfo=dt.UTC)
+
+
+class Thing:
+    """A plain class."""
+
+
+class Counted:
+    def __new__(cls) -> Counted:
+        Counted.made_here = getattr(Counted, "made_here", 0) + 1
+        return super().__new__(cls)
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+
+def test_rows_become_dicts_with_readers_applied() -> None:
+    rows = [(1, "a", 10), (2, "b", None)]
+    shaped = shape_rows(rows, ("id", "name", "n"), [(2, lambda v: ("read", v), None)])
+    assert shaped == [
+        {"id": 1, "name": "a", "n": ("read", 10)},
+        {"id": 2, "name": "b", "n": ("read", None)},  # None is the converter's to read too
+    ]
+
+
+def test_rows_become_instances_with_state_and_hidden_columns_left_out() -> None:
+    rows = [(1, "a", "hidden ordering value"), (2, "b", "x")]
+    built = shape_rows(rows, ("id", "name"), [], Thing, {"_saved_in_db": True})
+    assert [type(thing) for thing in built] == [Thing, Thing]
+    assert [vars(thing) for thing in built] == [
+        {"id": 1, "name": "a", "_saved_in_db": True},
+        {"id": 2, "name": "b", "_saved_in_db": True},
+    ]
+    assert built[0].__dict__ is not built[1].__dict__
+
+
+def test_instances_are_made_through_the_class_new() -> None:
+    Counted.made_here = 0
+    built = shape_rows([(1,), (2,)], ("id",), [], Counted)
+    assert Counted.made_here == 2
+    assert [thing.id for thing in built] == [1, 2]
+
+
+def test_a_utc_datetime_takes_the_utc_zone_without_the_converter() -> None:
+    calls: list[Any] = []
+
+    def convert(value: Any) -> Any:
+        calls.append(value)
+        return value.astimezone(UTC_ZONE)
+
+    offset = dt.datetime(2024, 3, 1, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    rows = [(AT,), (None,), (offset,), (AT.replace(tzinfo=None),)]
+    shaped = shape_rows(rows, ("at",), [(0, lambda v: v and convert(v), UTC_ZONE)])
+    first = shaped[0]["at"]
+    assert first == AT and first.tzinfo is UTC_ZONE and first.fold == 0
+    assert first == AT.astimezone(UTC_ZONE) and repr(first) == repr(AT.astimezone(UTC_ZONE))
+    # Anything but a datetime in timezone.utc is the converter's.
+    assert shaped[1]["at"] is None
+    assert shaped[2]["at"].tzinfo is UTC_ZONE and shaped[2]["at"] == offset
+    assert calls == [offset, AT.replace(tzinfo=None)]
+
+
+def test_a_converter_error_reaches_the_caller() -> None:
+    def refuse(value: Any) -> Any:
+        raise LookupError(f"cannot read {value!r}")
+
+    with pytest.raises(LookupError, match="cannot read 3"):
+        shape_rows([(1, 3)], ("a", "b"), [(1, refuse, None)])
+
+
+def test_bad_shapes_are_refused_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="a row of 1 values for 2 names"):
+        shape_rows([(1,)], ("a", "b"), [])
+    with pytest.raises(IndexError, match="reader for column 5 of a 2-column shape"):
+        shape_rows([(1, 2)], ("a", "b"), [(5, str, None)])
+    with pytest.raises(TypeError):
+        shape_rows([[1, 2]], ("a", "b"), [])  # type: ignore[list-item]
+    with pytest.raises(AttributeError):
+        shape_rows([(1,)], ("a",), [], Slotted)
