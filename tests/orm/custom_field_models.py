@@ -7,6 +7,7 @@ from typing import Any
 
 from yara_orm import fields
 from yara_orm.models import Model
+from yara_orm.validators import MinValueValidator
 
 
 class Colour(enum.Enum):  # a plain Enum: the field, not the ORM, knows how to store it
@@ -56,6 +57,7 @@ class Paint(Model):
     colour = ColourField(Colour, null=True)
     extra = TaggedJSONField(null=True)
     dried = IsoDatetimeField(null=True)
+    coats = fields.IntField(null=True, validators=[MinValueValidator(1)])
 
 
 __all__ = ["Colour", "ColourField", "IsoDatetimeField", "Paint", "TaggedJSONField"]

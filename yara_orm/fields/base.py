@@ -11,8 +11,10 @@ import datetime as dt
 import enum
 import os
 import sys
+import uuid
 import warnings
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from yara_orm.exceptions import ConfigurationError, NullValueError, ValidationError
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
     from yara_orm.models.base import Model
 
 VALUE = TypeVar("VALUE")
+
+
+# Values of these types cannot change in place (an Enum member is one fixed object).
+IMMUTABLE_TYPES = frozenset(
+    {int, float, bool, str, bytes, Decimal, dt.datetime, dt.date, dt.time, dt.timedelta}
+    | {uuid.UUID, enum.Enum}
+)
 
 
 class _Missing:
@@ -285,6 +294,13 @@ class Field(Generic[VALUE]):
 
     #: Converts a value read from the database; None when the engine's type is already right.
     from_db: Callable[[Any], Any] | None = None
+
+    @property
+    def valid_until_replaced(self) -> bool:
+        """Whether a value this field validated stays valid as long as it is not replaced: an
+        immutable type and no `validators=` (which run only when a value is written). Such
+        values are not validated again on save when the instance was built and not changed."""
+        return not self.validators and all(kind in IMMUTABLE_TYPES for kind in self.python_types)
 
     def utc_read_zone(self) -> dt.tzinfo | None:
         """A zone when reading a value the engine decoded in UTC is only giving it that zone

@@ -125,6 +125,10 @@ class ForeignKeyField(RelationField[MODEL]):
             return super().validate(value, run_validators)
         return self.target_field.validate(value, run_validators)
 
+    @property
+    def valid_until_replaced(self) -> bool:
+        return not self.validators and self.target_field.valid_until_replaced
+
     def key_of(self, target: Model) -> Any:
         """The value this field stores for `target`."""
         return target.__dict__.get(self.target_field.name) if self.to_field else target.pk

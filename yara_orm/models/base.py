@@ -195,7 +195,7 @@ class Model(metaclass=ModelMeta):
             if isinstance(field, ManyToManyField | BackwardManyToMany | BackwardRelation):
                 raise ConfigurationError(_relation_through_init(name, key, field))
         waiting: dict[str, Any] = {}
-        for field, key, _, is_fk, _ in meta.write_plan:
+        for field, key, _, is_fk, *_ in meta.write_plan:
             if is_fk:
                 if field.name in kwargs:
                     setattr(self, field.name, kwargs[field.name])
@@ -225,6 +225,8 @@ class Model(metaclass=ModelMeta):
                 state[field.name] = None
         if waiting:
             state["_await_when_save"] = waiting
+        # Until an attribute is set, a save need not validate these values again.
+        state["_as_validated"] = True
 
     @classmethod
     def construct(cls, _saved_in_db: bool = False, **kwargs: Any) -> Self:
@@ -502,8 +504,9 @@ class Model(metaclass=ModelMeta):
         )
         state = self.__dict__
         saved = self._saved_in_db
+        as_validated = "_as_validated" in state
         values: dict[str, Any] = {}
-        for field, key, column, is_fk, auto_now in plan:
+        for field, key, column, is_fk, auto_now, valid_until_replaced, to_db in plan:
             value = state.get(key)
             if auto_now and saved:  # datetime or time
                 value = field.default_value()
@@ -527,9 +530,10 @@ class Model(metaclass=ModelMeta):
                 if isinstance(value, Expression):
                     values[column] = value
                 continue
-            value = field.validate(value)
-            state[key] = value
-            values[column] = field.to_db(value)
+            if not (as_validated and valid_until_replaced):
+                value = field.validate(value)
+                state[key] = value
+            values[column] = value if to_db is None else to_db(value)
         return values
 
     async def _await_defaults(self) -> None:
@@ -683,9 +687,12 @@ class Model(metaclass=ModelMeta):
             yield key, getattr(self, key)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        state = self.__dict__
+        if "_as_validated" in state:
+            del state["_as_validated"]
         if name in self._meta.fk_attnames:
             # Setting `reporter_id` forgets a cached `reporter` that no longer matches.
-            self.__dict__.pop(cache_key(self._meta.fk_attnames[name]), None)
+            state.pop(cache_key(self._meta.fk_attnames[name]), None)
         object.__setattr__(self, name, value)
 
 

@@ -63,7 +63,7 @@ class MetaInfo:
         self.fk_attnames: dict[str, str] = {}
         # (field, attribute, column, is a foreign key, auto_now) per column: how instances
         # are built and written, worked out once rather than per instance.
-        self.write_plan: tuple[tuple[Field[Any], str, str, bool, bool], ...] = ()
+        self.write_plan: tuple[WriteStep, ...] = ()
         # Names a constructor takes for columns (field names and `_id` attnames).
         self.column_names: frozenset[str] = frozenset()
 
@@ -174,14 +174,22 @@ class MetaInfo:
         )
 
 
-def write_step(field: Field[Any]) -> tuple[Field[Any], str, str, bool, bool]:
-    """One entry of `MetaInfo.write_plan`."""
+WriteStep = tuple["Field[Any]", str, str, bool, bool, bool, "Callable[[Any], Any] | None"]
+
+
+def write_step(field: Field[Any]) -> WriteStep:
+    """One entry of `MetaInfo.write_plan`: the field, its attribute and column, whether it is
+    a foreign key, whether it is auto_now, whether a value it validated stays valid, and its
+    `to_db` (None where that returns the value as it is)."""
+    to_db = None if type(field).to_db is Field.to_db else field.to_db
     return (
         field,
         attname(field),
         field.column,
         isinstance(field, ForeignKeyField),
         bool(getattr(field, "auto_now", False)),
+        field.valid_until_replaced,
+        to_db,
     )
 
 
