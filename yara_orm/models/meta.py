@@ -3,6 +3,8 @@ lists, hydration order, converters)."""
 
 from __future__ import annotations
 
+import enum
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +66,7 @@ class MetaInfo:
         # (field, attribute, column, is a foreign key, auto_now) per column: how instances
         # are built and written, worked out once rather than per instance.
         self.write_plan: tuple[WriteStep, ...] = ()
+        self.init_plan: tuple[InitStep, ...] = ()
         # Names a constructor takes for columns (field names and `_id` attnames).
         self.column_names: frozenset[str] = frozenset()
 
@@ -88,6 +91,7 @@ class MetaInfo:
             f.attname: f.name for f in self.fields.values() if isinstance(f, ForeignKeyField)
         }
         self.write_plan = tuple(write_step(f) for f in self.columns)
+        self.init_plan = tuple(init_step(f) for f in self.columns)
         self.column_names = frozenset({*(f.name for f in self.columns), *self.attnames})
         self.finalized = True
 
@@ -172,6 +176,31 @@ class MetaInfo:
             f'Unknown field "{name}" for model "{self.model.__name__}"; '
             f"valid fields: {', '.join(sorted(self.fields))}"
         )
+
+
+class InitDefault(enum.Enum):
+    """What the constructor stores for a column it is not given."""
+
+    NONE = enum.auto()
+    VALUE = enum.auto()  # the field's default (a value, or a function called per instance)
+    AWAITED = enum.auto()  # an async function, awaited when the instance is saved
+    DATABASE = enum.auto()  # left to the column's db_default
+
+
+InitStep = tuple["Field[Any]", str, str, bool, "Callable[[Any, bool], Any]", InitDefault]
+
+
+def init_step(field: Field[Any]) -> InitStep:
+    """One entry of `MetaInfo.init_plan`: the field, its name and attribute, whether it is a
+    foreign key, its `validate`, and what stands for a value the constructor is not given."""
+    if field.has_default():
+        default = (
+            InitDefault.AWAITED if inspect.iscoroutinefunction(field.default) else InitDefault.VALUE
+        )
+    else:
+        default = InitDefault.DATABASE if field.has_db_default() else InitDefault.NONE
+    is_fk = isinstance(field, ForeignKeyField)
+    return (field, field.name, attname(field), is_fk, field.validate, default)
 
 
 WriteStep = tuple["Field[Any]", str, str, bool, bool, bool, "Callable[[Any], Any] | None"]
