@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
@@ -204,7 +205,8 @@ async def bulk_create(
             params: list[Any] = []
             quoted = ", ".join(dialect.quote(c) for c in columns)
             if arrays:
-                values = [[rows[index][column] for index in chunk] for column in columns]
+                chunk_rows = [rows[index] for index in chunk]
+                values = [list(map(itemgetter(column), chunk_rows)) for column in columns]
                 source = dialect.bulk_rows([by_column[c] for c in columns], values, params)
             else:
                 for index in chunk:
@@ -220,11 +222,13 @@ async def bulk_create(
             for index, (key,) in zip(chunk, returned, strict=True):
                 keys[index] = key
     # Filled in only once every batch is in: a failed bulk write leaves the objects unsaved.
+    pk_attr = meta.pk_attr
     for index, key in keys.items():
-        objects[index].__dict__[meta.pk_attr] = key
+        objects[index].__dict__[pk_attr] = key
     if not ignore_conflicts:
         for obj in objects:
-            obj._saved_in_db = True
+            # Straight into the state: setting an attribute would mark the values as changed.
+            obj.__dict__["_saved_in_db"] = True
     return objects
 
 
@@ -235,9 +239,9 @@ def _arrays_possible(
     has a known type, and no value is an expression to compile into the statement."""
     if not fields or dialect.bulk_array_types(fields) is None:
         return False
-    return not any(
-        isinstance(value, Expression) for index in indexes for value in rows[index].values()
-    )
+    # The types present, gathered in C, rather than an isinstance() per value.
+    kinds = set().union(*(map(type, rows[index].values()) for index in indexes))
+    return not any(issubclass(kind, Expression) for kind in kinds)
 
 
 async def bulk_update(
