@@ -190,6 +190,7 @@ def shape_rows(
     model: type | None = None,
     state: dict[str, Any] | None = None,
 ) -> list[Any]:
-    """Rows as instances of `model` whose `__dict__` maps `names[i]` to `row[i]` plus `state`,
-    or as dicts without `model`; each reader `(index, convert, utc_zone)` converts its column
-    (a datetime in `timezone.utc` only takes `utc_zone` as its tzinfo when one is given)."""
+    """Rows as instances of `model` with attributes `names[i] = row[i]` plus `state` (set as
+    `object.__setattr__` would), or as dicts without `model`; each reader `(index, convert,
+    utc_zone)` converts its column (a datetime in `timezone.utc` only takes `utc_zone` as its
+    tzinfo when one is given)."""

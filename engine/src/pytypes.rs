@@ -46,6 +46,11 @@ impl PyTypes {
             pyo3::intern!(py, "is_safe"),
             self.safe_uuid_unknown.bind(py),
         )?;
+        // A UUID refers only to an int and an enum member and takes no new attributes, so it
+        // can never be part of a reference cycle: the collector need not walk it (a large
+        // result has one per row, and every collection walked them all).
+        // SAFETY: a live UUID instance (a GC type: it has slots), currently tracked.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(instance.as_ptr().cast()) };
         Ok(instance)
     }
 

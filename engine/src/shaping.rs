@@ -14,8 +14,9 @@ use pyo3::types::{
 #[derive(FromPyObject)]
 pub struct Reader<'py>(usize, Bound<'py, PyAny>, Option<Bound<'py, PyTzInfo>>);
 
-/// `rows` (tuples) as instances of `model` whose `__dict__` maps `names[i]` to `row[i]` plus
-/// the items of `state`; or, without `model`, as dicts of the same. A row longer than `names`
+/// `rows` (tuples) as instances of `model` with the attributes `names[i] = row[i]` plus the
+/// items of `state`, set as `object.__setattr__` would (no `__setattr__` override runs); or,
+/// without `model`, as dicts of the same. A row longer than `names`
 /// ends in columns that are not kept (hidden ordering columns).
 #[pyfunction]
 #[pyo3(signature = (rows, names, readers, model=None, state=None))]
@@ -44,19 +45,18 @@ pub fn shape_rows<'py>(
                 row.len()
             )));
         }
-        let (target, dict) = match model {
-            Some(model) => {
-                let instance = new_instance(model)?;
-                let dict = instance_dict(&instance)?;
-                (instance, dict)
-            }
-            None => {
-                let dict = PyDict::new(py);
-                (dict.clone().into_any(), dict)
-            }
+        let target = match model {
+            Some(model) => new_instance(model)?,
+            None => PyDict::new(py).into_any(),
+        };
+        // Instances get attributes as `setattr` would store them (CPython keeps them in the
+        // instance's inline values; no dict object per instance until one is asked for).
+        let store = |name: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>| match model {
+            Some(_) => generic_setattr(&target, name, value),
+            None => set_dict_item(&target, name, value),
         };
         for (name, value) in names.iter().zip(row.iter()) {
-            dict.set_item(name, value)?;
+            store(&name, &value)?;
         }
         for reader in &readers {
             let name = names.get_item(reader.0)?;
@@ -69,10 +69,12 @@ pub fn shape_rows<'py>(
                 Some(swapped) => swapped,
                 None => reader.1.call1((value,))?,
             };
-            dict.set_item(name, read)?;
+            store(&name, &read)?;
         }
         if let Some(state) = state {
-            dict.update(state.as_mapping())?;
+            for (name, value) in state.iter() {
+                store(&name, &value)?;
+            }
         }
         shaped.append(target)?;
     }
@@ -101,17 +103,30 @@ fn new_instance<'py>(model: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> 
     }
 }
 
-fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let py = instance.py();
-    // SAFETY: returns a new reference to the instance's `__dict__` (made if it has none yet),
-    // or NULL with an error for an object without one.
-    let dict = unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()),
-        )?
+fn generic_setattr(
+    target: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: three live objects borrowed for the call; the name is a str (from a tuple of
+    // names or a dict of state, checked by the caller's types).
+    let status = unsafe {
+        pyo3::ffi::PyObject_GenericSetAttr(target.as_ptr(), name.as_ptr(), value.as_ptr())
     };
-    Ok(dict.cast_into::<PyDict>()?)
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(target.py()))
+    }
+}
+
+fn set_dict_item(
+    target: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: `target` is the dict made for this row.
+    unsafe { target.cast_unchecked::<PyDict>() }.set_item(name, value)
 }
 
 /// The same instant with `zone` (a UTC zone) as tzinfo, when `value` is a datetime in

@@ -90,4 +90,15 @@ def test_bad_shapes_are_refused_with_a_clear_error() -> None:
     with pytest.raises(TypeError):
         shape_rows([[1, 2]], ("a", "b"), [])  # type: ignore[list-item]
     with pytest.raises(AttributeError):
-        shape_rows([(1,)], ("a",), [], Slotted)
+        shape_rows([(1,)], ("b",), [], Slotted)  # not one of its slots
+
+
+class Guarded:
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AssertionError("the row's values are the object's own, not assignments")
+
+
+def test_attributes_are_set_as_object_setattr_sets_them() -> None:
+    (built,) = shape_rows([(1, "a")], ("id", "name"), [], Guarded, {"_saved_in_db": True})
+    assert (built.id, built.name, built._saved_in_db) == (1, "a", True)
+    assert built.__dict__ == {"id": 1, "name": "a", "_saved_in_db": True}

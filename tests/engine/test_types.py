@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 import json
 import math
@@ -110,6 +111,16 @@ async def test_round_trip(engine: Engine, backend: str, kind: str, value: Any) -
     assert type(back) is type(value)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         assert back.utcoffset() == dt.timedelta(0), "aware values come back in UTC"
+
+
+async def test_uuids_read_are_left_out_of_the_cycle_collector(engine: Engine, backend: str) -> None:
+    # A UUID cannot be part of a cycle; a large result has one per row for gc to walk.
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    back = await round_trip(engine, backend, "uuid", value)
+    assert back == value and type(back) is uuid.UUID and not gc.is_tracked(back)
+    assert back.is_safe is uuid.SafeUUID.unknown and hash(back) == hash(value)
+    with pytest.raises(TypeError):
+        back.extra = 1  # type: ignore[attr-defined]  # no attribute could make a cycle
 
 
 async def test_null_round_trips_for_every_type(engine: Engine, backend: str) -> None:
