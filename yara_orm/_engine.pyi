@@ -21,6 +21,9 @@ __all__ = [
 __version__: str
 
 Params = Sequence[Any] | None
+# What rows become (see `shape_rows`): names, readers `(index, convert, utc_zone)`, model, state.
+_Reader = tuple[int, Callable[[Any], Any], dt.tzinfo | None]
+_RowShape = tuple[tuple[str, ...], Sequence[_Reader], type | None, dict[str, Any] | None]
 
 @final
 class QueryStats:
@@ -77,7 +80,18 @@ class StatementRunner:
         *,
         with_columns: Literal[False] = False,
         with_stats: Literal[False] = False,
+        shape: None = None,
     ) -> list[tuple[Any, ...]]: ...
+    @overload
+    async def fetch_rows(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        with_columns: Literal[False] = False,
+        with_stats: Literal[False] = False,
+        shape: _RowShape,
+    ) -> list[Any]: ...
     @overload
     async def fetch_rows(
         self,
@@ -86,6 +100,7 @@ class StatementRunner:
         *,
         with_columns: Literal[True],
         with_stats: Literal[False] = False,
+        shape: None = None,
     ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]: ...
     @overload
     async def fetch_rows(
@@ -95,6 +110,7 @@ class StatementRunner:
         *,
         with_columns: bool = False,
         with_stats: Literal[True],
+        shape: _RowShape | None = None,
     ) -> tuple[Any, QueryStats]: ...
     @overload
     async def execute(
@@ -186,7 +202,7 @@ async def connect(
 def shape_rows(
     rows: list[tuple[Any, ...]],
     names: tuple[str, ...],
-    readers: Sequence[tuple[int, Callable[[Any], Any], dt.tzinfo | None]],
+    readers: Sequence[_Reader],
     model: type | None = None,
     state: dict[str, Any] | None = None,
 ) -> list[Any]:

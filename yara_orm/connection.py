@@ -13,12 +13,15 @@ import contextvars
 import itertools
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from yara_orm._engine import Engine, QueryStats, StatementRunner
 from yara_orm.dialects import DIALECTS, Dialect
 from yara_orm.dialects.base import Capabilities, SchemaGenerator
 from yara_orm.exceptions import ConfigurationError, ParamsError
+
+if TYPE_CHECKING:
+    from yara_orm._engine import _RowShape as RowShape
 
 
 @dataclass(eq=False)
@@ -164,13 +167,18 @@ class DatabaseClient:
     # One typed method per engine call. Without listeners each is the bare engine call; with
     # them, guards run first and listeners see the SQL, parameters and engine timings.
 
-    async def fetch(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Rows as tuples."""
+    async def fetch(
+        self, sql: str, params: Sequence[Any] | None = None, shape: RowShape | None = None
+    ) -> list[Any]:
+        """Rows as tuples; or, with `shape`, as the instances or dicts it describes (see
+        `yara_orm._engine.shape_rows`), built by the engine straight from the result."""
         if not _listeners:
-            return await self.runner.fetch_rows(sql, params)
+            if shape is None:
+                return await self.runner.fetch_rows(sql, params)
+            return await self.runner.fetch_rows(sql, params, shape=shape)
         event = self._event(sql, params)  # guards first: a refused statement never starts
-        call = self.runner.fetch_rows(sql, params, with_stats=True)
-        rows: list[tuple[Any, ...]] = await self._observed(event, call, True)
+        call = self.runner.fetch_rows(sql, params, with_stats=True, shape=shape)
+        rows: list[Any] = await self._observed(event, call, True)
         return rows
 
     async def fetch_with_columns(

@@ -15,6 +15,7 @@ use crate::errors::EngineError;
 use crate::hydrate::build_rows;
 use crate::numeric;
 use crate::pytypes::{py_datetime, PyTypes};
+use crate::shaping::RowShape;
 
 /// How to turn one column's binary cells into Python objects.
 #[derive(Debug, Clone)]
@@ -102,7 +103,8 @@ pub fn rows_to_list<'py>(
     py: Python<'py>,
     types: &PyTypes,
     rows: &[Row],
-) -> Result<Bound<'py, PyList>, EngineError> {
+    shape: Option<&RowShape>,
+) -> PyResult<Bound<'py, PyList>> {
     let Some(first) = rows.first() else {
         return Ok(PyList::empty(py));
     };
@@ -121,7 +123,7 @@ pub fn rows_to_list<'py>(
             reason,
         },
     };
-    build_rows(py, rows.len(), plan.len(), |row, col| {
+    build_rows(py, rows.len(), plan.len(), shape, |row, col| {
         let cell = rows[row]
             .try_get::<usize, RawCell<'_>>(col)
             .map_err(|e| column_error(col, CellError::Invalid(e.to_string())))?;

@@ -7,19 +7,22 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use crate::bridge::Delivery;
-use crate::errors::{EngineError, EngineResult};
+use crate::errors::EngineResult;
 use crate::pytypes::py_types;
+use crate::shaping::RowShape;
 use crate::statement::Payload;
 use crate::stats::StatsDraft;
 use crate::{pg_decode, sqlite_decode};
 
 /// What the caller asked to get back besides the result itself.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Default)]
 pub struct Shape {
     /// `(column_names, rows)` instead of `rows`.
     pub columns: bool,
     /// `(result, QueryStats)` instead of `result`.
     pub stats: bool,
+    /// Rows made into instances or dicts instead of tuples.
+    pub rows: Option<RowShape>,
 }
 
 pub struct Reply {
@@ -60,7 +63,7 @@ impl<'py> IntoPyObject<'py> for Reply {
         let acquired = Instant::now();
         let payload = self.outcome.map_err(|e| e.into_pyerr(py))?;
         let rows = payload.row_count();
-        let value = payload_to_py(py, payload, self.shape.columns).map_err(|e| e.into_pyerr(py))?;
+        let value = payload_to_py(py, payload, &self.shape)?;
         if !self.shape.stats {
             return Ok(value);
         }
@@ -69,20 +72,20 @@ impl<'py> IntoPyObject<'py> for Reply {
     }
 }
 
-fn payload_to_py(
-    py: Python<'_>,
+fn payload_to_py<'py>(
+    py: Python<'py>,
     payload: Payload,
-    with_columns: bool,
-) -> EngineResult<Bound<'_, PyAny>> {
-    let py_err = |e: PyErr| EngineError::interface(e.to_string());
+    shape: &Shape,
+) -> PyResult<Bound<'py, PyAny>> {
+    let rows_as = shape.rows.as_ref();
     let (columns, list): (Vec<String>, Bound<'_, PyList>) = match payload {
         Payload::PgRows { columns, rows } => {
-            let types = py_types(py).map_err(py_err)?;
-            (columns, pg_decode::rows_to_list(py, types, &rows)?)
+            let types = py_types(py)?;
+            (columns, pg_decode::rows_to_list(py, types, &rows, rows_as)?)
         }
         Payload::SqliteRows(rows) => {
-            let types = py_types(py).map_err(py_err)?;
-            let list = sqlite_decode::rows_to_list(py, types, &rows)?;
+            let types = py_types(py)?;
+            let list = sqlite_decode::rows_to_list(py, types, &rows, rows_as)?;
             (rows.columns, list)
         }
         Payload::Count(count) => {
@@ -91,11 +94,9 @@ fn payload_to_py(
         }
         Payload::Done => return Ok(py.None().into_bound(py)),
     };
-    if !with_columns {
+    if !shape.columns {
         return Ok(list.into_any());
     }
-    let names = PyTuple::new(py, columns).map_err(py_err)?;
-    Ok(PyTuple::new(py, [names.into_any(), list.into_any()])
-        .map_err(py_err)?
-        .into_any())
+    let names = PyTuple::new(py, columns)?;
+    Ok(PyTuple::new(py, [names.into_any(), list.into_any()])?.into_any())
 }

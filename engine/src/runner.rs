@@ -16,6 +16,7 @@ use crate::pinned::{Caller, Pinned};
 use crate::pooled::run_pooled;
 use crate::reply::{Reply, Shape};
 use crate::sequence::Ticket;
+use crate::shaping::RowShape;
 use crate::statement::{Action, Payload, Statement};
 use crate::stats::StatsDraft;
 use crate::task::TaskRef;
@@ -186,8 +187,10 @@ fn batches_from(seq: &Bound<'_, PyAny>) -> EngineResult<Vec<Vec<Value>>> {
 
 #[pymethods]
 impl StatementRunner {
-    /// Rows as a list of tuples (`(names, rows)` with `with_columns`).
-    #[pyo3(signature = (sql, params=None, *, with_columns=false, with_stats=false))]
+    /// Rows as a list of tuples (`(names, rows)` with `with_columns`); with `shape`,
+    /// `(names, readers, model, state)`, as `shape_rows` makes them, built straight from the
+    /// result (no tuple per row).
+    #[pyo3(signature = (sql, params=None, *, with_columns=false, with_stats=false, shape=None))]
     fn fetch_rows<'py>(
         &self,
         py: Python<'py>,
@@ -195,10 +198,12 @@ impl StatementRunner {
         params: Option<&Bound<'py, PyAny>>,
         with_columns: bool,
         with_stats: bool,
+        shape: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let shape = Shape {
             columns: with_columns,
             stats: with_stats,
+            rows: shape.map(RowShape::from_argument).transpose()?,
         };
         self.submit(py, Action::Fetch, sql, params, None, shape)
     }
@@ -215,6 +220,7 @@ impl StatementRunner {
         let shape = Shape {
             columns: false,
             stats: with_stats,
+            rows: None,
         };
         self.submit(py, Action::Execute, sql, params, None, shape)
     }
@@ -231,6 +237,7 @@ impl StatementRunner {
         let shape = Shape {
             columns: false,
             stats: with_stats,
+            rows: None,
         };
         self.submit(py, Action::ExecuteMany, sql, None, Some(params_seq), shape)
     }
@@ -246,6 +253,7 @@ impl StatementRunner {
         let shape = Shape {
             columns: false,
             stats: with_stats,
+            rows: None,
         };
         self.submit(py, Action::Script, sql, None, None, shape)
     }

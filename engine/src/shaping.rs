@@ -14,10 +14,139 @@ use pyo3::types::{
 #[derive(FromPyObject)]
 pub struct Reader<'py>(usize, Bound<'py, PyAny>, Option<Bound<'py, PyTzInfo>>);
 
-/// `rows` (tuples) as instances of `model` with the attributes `names[i] = row[i]` plus the
-/// items of `state`, set as `object.__setattr__` would (no `__setattr__` override runs); or,
-/// without `model`, as dicts of the same. A row longer than `names`
-/// ends in columns that are not kept (hidden ordering columns).
+/// The `shape=` argument of a fetch, as a tuple.
+#[derive(FromPyObject)]
+struct ShapeArgument<'py>(
+    Bound<'py, PyTuple>,
+    Vec<Reader<'py>>,
+    Option<Bound<'py, PyType>>,
+    Option<Bound<'py, PyDict>>,
+);
+
+struct ColumnReader {
+    convert: Py<PyAny>,
+    utc_zone: Option<Py<PyTzInfo>>,
+}
+
+/// What each row becomes: an instance of `model` with the attributes `names[i] = row[i]`
+/// plus the items of `state`, set as `object.__setattr__` would (no `__setattr__` override
+/// runs; CPython keeps them in the instance's inline values, with no dict object per
+/// instance until one is asked for); or, without `model`, a dict of the same. Columns after
+/// the named ones are not kept (hidden ordering columns).
+pub struct RowShape {
+    names: Vec<Py<PyAny>>,
+    /// By column: its reader, if it has one.
+    readers: Vec<Option<ColumnReader>>,
+    model: Option<Py<PyType>>,
+    state: Vec<(Py<PyAny>, Py<PyAny>)>,
+    utc: Py<PyTzInfo>,
+}
+
+impl RowShape {
+    pub fn new(
+        names: &Bound<'_, PyTuple>,
+        readers: Vec<Reader<'_>>,
+        model: Option<&Bound<'_, PyType>>,
+        state: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<RowShape> {
+        let py = names.py();
+        let width = names.len();
+        let mut by_column: Vec<Option<ColumnReader>> = (0..width).map(|_| None).collect();
+        for Reader(index, convert, utc_zone) in readers {
+            let Some(slot) = by_column.get_mut(index) else {
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                    "reader for column {index} of a {width}-column shape"
+                )));
+            };
+            *slot = Some(ColumnReader {
+                convert: convert.unbind(),
+                utc_zone: utc_zone.map(Bound::unbind),
+            });
+        }
+        let state = match state {
+            Some(state) => state
+                .iter()
+                .map(|(name, value)| (name.unbind(), value.unbind()))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(RowShape {
+            names: names.iter().map(Bound::unbind).collect(),
+            readers: by_column,
+            model: model.map(|m| m.clone().unbind()),
+            state,
+            utc: PyTzInfo::utc(py)?.to_owned().unbind(),
+        })
+    }
+
+    /// From the `shape=` argument of a fetch: `(names, readers, model, state)`.
+    pub fn from_argument(argument: &Bound<'_, PyAny>) -> PyResult<RowShape> {
+        let ShapeArgument(names, readers, model, state) = argument.extract()?;
+        RowShape::new(&names, readers, model.as_ref(), state.as_ref())
+    }
+
+    /// How many leading columns a row must have.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The object one row becomes, empty.
+    pub fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.model {
+            Some(model) => new_instance(model.bind(py)),
+            None => Ok(PyDict::new(py).into_any()),
+        }
+    }
+
+    /// Column `col` (below `width()`) of the row `target` is built from, read by its reader.
+    pub fn put<'py>(
+        &self,
+        target: &Bound<'py, PyAny>,
+        col: usize,
+        value: Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = target.py();
+        let value = match &self.readers[col] {
+            None => value,
+            Some(reader) => {
+                let swapped = match &reader.utc_zone {
+                    Some(zone) => in_utc_zone(&value, self.utc.bind(py), zone.bind(py))?,
+                    None => None,
+                };
+                match swapped {
+                    Some(swapped) => swapped,
+                    None => reader.convert.bind(py).call1((value,))?,
+                }
+            }
+        };
+        self.store(target, self.names[col].bind(py), &value)
+    }
+
+    /// The state every row's object gets after its columns.
+    pub fn finish(&self, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = target.py();
+        for (name, value) in &self.state {
+            self.store(target, name.bind(py), value.bind(py))?;
+        }
+        Ok(())
+    }
+
+    fn store(
+        &self,
+        target: &Bound<'_, PyAny>,
+        name: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if self.model.is_some() {
+            generic_setattr(target, name, value)
+        } else {
+            // SAFETY: without a model, every target is a dict made by `start`.
+            unsafe { target.cast_unchecked::<PyDict>() }.set_item(name, value)
+        }
+    }
+}
+
+/// `rows` (tuples) shaped as `RowShape` says, for rows already fetched.
 #[pyfunction]
 #[pyo3(signature = (rows, names, readers, model=None, state=None))]
 pub fn shape_rows<'py>(
@@ -28,14 +157,8 @@ pub fn shape_rows<'py>(
     model: Option<&Bound<'py, PyType>>,
     state: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let width = names.len();
-    if let Some(reader) = readers.iter().find(|reader| reader.0 >= width) {
-        return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-            "reader for column {} of a {width}-column shape",
-            reader.0
-        )));
-    }
-    let utc = PyTzInfo::utc(py)?;
+    let shape = RowShape::new(names, readers, model, state)?;
+    let width = shape.width();
     let shaped = PyList::empty(py);
     for row in rows.iter() {
         let row = row.cast_into::<PyTuple>()?;
@@ -45,37 +168,11 @@ pub fn shape_rows<'py>(
                 row.len()
             )));
         }
-        let target = match model {
-            Some(model) => new_instance(model)?,
-            None => PyDict::new(py).into_any(),
-        };
-        // Instances get attributes as `setattr` would store them (CPython keeps them in the
-        // instance's inline values; no dict object per instance until one is asked for).
-        let store = |name: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>| match model {
-            Some(_) => generic_setattr(&target, name, value),
-            None => set_dict_item(&target, name, value),
-        };
-        for (name, value) in names.iter().zip(row.iter()) {
-            store(&name, &value)?;
+        let target = shape.start(py)?;
+        for (col, value) in row.iter().take(width).enumerate() {
+            shape.put(&target, col, value)?;
         }
-        for reader in &readers {
-            let name = names.get_item(reader.0)?;
-            let value = row.get_item(reader.0)?;
-            let swapped = match &reader.2 {
-                Some(zone) => in_utc_zone(&value, &utc, zone)?,
-                None => None,
-            };
-            let read = match swapped {
-                Some(swapped) => swapped,
-                None => reader.1.call1((value,))?,
-            };
-            store(&name, &read)?;
-        }
-        if let Some(state) = state {
-            for (name, value) in state.iter() {
-                store(&name, &value)?;
-            }
-        }
+        shape.finish(&target)?;
         shaped.append(target)?;
     }
     Ok(shaped)
@@ -118,15 +215,6 @@ fn generic_setattr(
     } else {
         Err(PyErr::fetch(target.py()))
     }
-}
-
-fn set_dict_item(
-    target: &Bound<'_, PyAny>,
-    name: &Bound<'_, PyAny>,
-    value: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    // SAFETY: `target` is the dict made for this row.
-    unsafe { target.cast_unchecked::<PyDict>() }.set_item(name, value)
 }
 
 /// The same instant with `zone` (a UTC zone) as tzinfo, when `value` is a datetime in

@@ -9,6 +9,7 @@ use crate::errors::EngineError;
 use crate::hydrate::build_rows;
 use crate::pg_encode::parse_uuid;
 use crate::pytypes::{py_datetime, PyTypes};
+use crate::shaping::RowShape;
 use crate::sqlite_run::{parse_date, Cell, SqliteRows};
 
 /// What a declared column type asks the stored value to become.
@@ -56,14 +57,15 @@ pub fn rows_to_list<'py>(
     py: Python<'py>,
     types: &PyTypes,
     rows: &SqliteRows,
-) -> Result<Bound<'py, PyList>, EngineError> {
+    shape: Option<&RowShape>,
+) -> PyResult<Bound<'py, PyList>> {
     let width = rows.columns.len();
     let plan: Vec<Kind> = rows
         .declared
         .iter()
         .map(|d| Kind::from_declared(d.as_deref()))
         .collect();
-    build_rows(py, rows.len(), width, |row, col| {
+    build_rows(py, rows.len(), width, shape, |row, col| {
         cell_to_py(py, types, plan[col], &rows.cells[row * width + col]).map_err(|reason| {
             EngineError::Decode {
                 column: rows.columns[col].clone(),

@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from yara_orm import Engine, InterfaceError
 from yara_orm._engine import shape_rows
+
+from .conftest import placeholders
 
 UTC_ZONE = ZoneInfo("UTC")
 AT = dt.datetime(2024, 3, 1, 12, 30, 5, 250, tzinfo=dt.UTC)
@@ -102,3 +105,66 @@ def test_attributes_are_set_as_object_setattr_sets_them() -> None:
     (built,) = shape_rows([(1, "a")], ("id", "name"), [], Guarded, {"_saved_in_db": True})
     assert (built.id, built.name, built._saved_in_db) == (1, "a", True)
     assert built.__dict__ == {"id": 1, "name": "a", "_saved_in_db": True}
+
+
+# Built by the fetch itself, straight from the result, on both backends ---------------------
+
+
+async def _table(engine: Engine, backend: str) -> None:
+    stamp = "timestamptz" if backend == "postgres" else "TIMESTAMP"
+    await engine.execute_script(f"CREATE TABLE shaped (id integer, name text, at {stamp})")
+    marks = placeholders(backend, 3)
+    for row in [(1, "a", AT), (2, "b", None), (3, "c", AT)]:
+        await engine.execute(f"INSERT INTO shaped (id, name, at) VALUES ({marks})", list(row))
+
+
+async def test_a_fetch_builds_instances_from_the_result(engine: Engine, backend: str) -> None:
+    await _table(engine, backend)
+    seen: list[Any] = []
+
+    def convert(value: Any) -> Any:
+        seen.append(value)
+        return value
+
+    shape = (("id", "name", "at"), [(2, convert, UTC_ZONE)], Thing, {"_saved_in_db": True})
+    # The hidden last column (an ordering value) is not kept.
+    sql = "SELECT id, name, at, id * 10 FROM shaped ORDER BY id"
+    built = await engine.fetch_rows(sql, shape=shape)
+    assert [type(thing) for thing in built] == [Thing] * 3
+    assert [vars(thing) for thing in built] == [
+        {"id": 1, "name": "a", "at": AT, "_saved_in_db": True},
+        {"id": 2, "name": "b", "at": None, "_saved_in_db": True},
+        {"id": 3, "name": "c", "at": AT, "_saved_in_db": True},
+    ]
+    assert built[0].at.tzinfo is UTC_ZONE and seen == [None]  # UTC swapped in, None converted
+    dicts, stats = await engine.fetch_rows(
+        "SELECT id, name FROM shaped ORDER BY id",
+        with_stats=True,
+        shape=(("id", "name"), [], None, None),
+    )
+    assert dicts == [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c"}]
+    assert stats.rows == 3
+
+
+async def test_a_fetch_shape_that_does_not_fit_fails_cleanly(engine: Engine, backend: str) -> None:
+    await _table(engine, backend)
+
+    def refuse(value: Any) -> Any:
+        raise LookupError(f"cannot read {value!r}")
+
+    with pytest.raises(LookupError, match="cannot read 'a'"):
+        await engine.fetch_rows(
+            "SELECT id, name FROM shaped", shape=(("id", "name"), [(1, refuse, None)], Thing, None)
+        )
+    with pytest.raises(InterfaceError, match="rows of 2 columns cannot fill 3 names"):
+        await engine.fetch_rows(
+            "SELECT id, name FROM shaped", shape=(("id", "name", "at"), [], None, None)
+        )
+    with pytest.raises(IndexError, match="reader for column 4 of a 2-column shape"):
+        await engine.fetch_rows(
+            "SELECT id, name FROM shaped", shape=(("id", "name"), [(4, str, None)], None, None)
+        )
+    with pytest.raises(ValueError, match="expected tuple of length 4"):
+        await engine.fetch_rows("SELECT id FROM shaped", shape=("not a shape",))  # type: ignore[arg-type]
+    # The engine is still fine for the next statement.
+    assert await engine.fetch_rows("SELECT count(*) FROM shaped") == [(3,)]

@@ -20,6 +20,7 @@ from yara_orm.query.expressions import Aggregate, Avg, CombinedExpression, Count
 if TYPE_CHECKING:
     import datetime as dt
 
+    from yara_orm._engine import _RowShape as RowShape
     from yara_orm.models.base import Model
     from yara_orm.query.queryset import QuerySet
 
@@ -34,20 +35,7 @@ def shape_values(
 ) -> list[Any]:
     """`values()` rows as dicts, `values_list()` rows as tuples (or bare values when flat),
     each value converted as its field reads it."""
-    converters: list[Reader] = []
-    probe = Compiler(query.model, query.client.dialect)
-    by_annotation = annotation_converters(query, probe) if query._annotations else {}
-    for index, (_, source) in enumerate(pairs):
-        if source in query._annotations:
-            if source in by_annotation:
-                converters.append((index, by_annotation[source], None))
-            continue
-        try:
-            _, field, rest, _ = probe.walk(source.split("__"), join=False)
-        except FieldError:
-            continue
-        if field.from_db is not None and not rest:  # not a value taken out of a JSON document
-            converters.append((index, field.from_db, field.utc_read_zone()))
+    converters = _value_readers(query, pairs)
     mode = query._values_mode
     if mode == "flat":  # one column: at most one converter
         if not converters:
@@ -63,6 +51,62 @@ def shape_values(
                 values[index] = convert(values[index])
         return [tuple(values) for values in converted]
     return shape_rows(rows, tuple(key for key, _ in pairs), converters)
+
+
+def _value_readers(query: QuerySet[Any], pairs: tuple[tuple[str, str], ...]) -> list[Reader]:
+    """The reader of each `values()` column that has one."""
+    readers: list[Reader] = []
+    probe = Compiler(query.model, query.client.dialect)
+    by_annotation = annotation_converters(query, probe) if query._annotations else {}
+    for index, (_, source) in enumerate(pairs):
+        if source in query._annotations:
+            if source in by_annotation:
+                readers.append((index, by_annotation[source], None))
+            continue
+        try:
+            _, field, rest, _ = probe.walk(source.split("__"), join=False)
+        except FieldError:
+            continue
+        if field.from_db is not None and not rest:  # not a value taken out of a JSON document
+            readers.append((index, field.from_db, field.utc_read_zone()))
+    return readers
+
+
+class Direct:
+    """A result the engine builds as the rows come (no tuple per row): `shape` for the fetch,
+    then `settle()` on what it returned."""
+
+    def __init__(self, shape: RowShape, batch: QueryBatch | None = None) -> None:
+        self.shape = shape
+        self.batch = batch
+
+    def settle(self, found: list[Any]) -> None:
+        batch = self.batch
+        if batch is None:
+            return
+        if len(found) > 1:
+            batch.size = len(found)
+        elif found:  # one instance is no batch (the N+1 detector looks for loops over many)
+            del found[0]._batch
+
+
+def direct(query: QuerySet[Any], plan: SelectPlan) -> Direct | None:
+    """How the engine can build this query's results itself: `values()` dicts, and whole
+    instances without `select_related`, annotations or `only()`. None for the others."""
+    if plan.values is not None:
+        if query._values_mode in ("flat", "tuple"):
+            return None
+        names = tuple(key for key, _ in plan.values)
+        return Direct((names, _value_readers(query, plan.values), None, None))
+    if query._only is not None or plan.related or query._annotations:
+        return None
+    model: type[Model] = query.model
+    context = query._load_context
+    if context is not None and context.kind == "lazy" and context.batch is not None:
+        shared = derived_batch(context.batch, context.relation, model.__name__)
+        return Direct(_whole_shape(model, shared))
+    batch = new_batch(model.__name__, 0)  # its size is known once the rows are in
+    return Direct(_whole_shape(model, batch), batch)
 
 
 def instances(query: QuerySet[Any], rows: list[tuple[Any, ...]], plan: SelectPlan) -> list[Model]:
@@ -155,10 +199,15 @@ def _builder(query: QuerySet[Any], rows: Rows, plan: SelectPlan) -> Callable[[Ro
 
 def _whole_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[Rows], list[Model]]:
     """Builds whole instances of `model` from rows that start with its columns, without
-    validation (they came from the database), in the engine; what each column needs is
-    looked up once per result."""
+    validation (they came from the database), in the engine."""
+    names, readers, _, state = _whole_shape(model, batch)
+    return lambda part: shape_rows(part, names, readers, model, state)
+
+
+def _whole_shape(model: type[Model], batch: QueryBatch | None) -> RowShape:
+    """What a row of `model`'s columns becomes: an instance, each column read as its field
+    reads it (worked out once per result), marked as saved and with its batch."""
     meta = model._meta
-    names = meta.attnames
     columns = meta.columns
     readers = [
         (index, convert, columns[index].utc_read_zone()) for index, convert in meta.converters
@@ -166,7 +215,7 @@ def _whole_builder(model: type[Model], batch: QueryBatch | None) -> Callable[[Ro
     state: dict[str, Any] = {"_saved_in_db": True}
     if batch is not None:
         state["_batch"] = batch
-    return lambda part: shape_rows(part, names, readers, model, state)
+    return (meta.attnames, readers, model, state)
 
 
 def _partial(model: type[Model], fields: list[Any], row: Any, batch: Any) -> Model:

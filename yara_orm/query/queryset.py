@@ -17,6 +17,7 @@ from yara_orm.query.union import UnionQuery
 from yara_orm.router import router
 
 if TYPE_CHECKING:
+    from yara_orm._engine import _RowShape as RowShape
     from yara_orm.models.base import Model
     from yara_orm.query.prefetch import Prefetch
 
@@ -281,17 +282,28 @@ class QuerySet(Generic[M]):
 
     # Running ------------------------------------------------------------------------------
 
-    async def _fetch_rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    async def _fetch_rows(
+        self, sql: str, params: list[Any], shape: RowShape | None = None
+    ) -> list[Any]:
         if self._load_context is None:
-            return await self.client.fetch(sql, params)
+            return await self.client.fetch(sql, params, shape)
         token = current_load.set(self._load_context)
         try:
-            return await self.client.fetch(sql, params)
+            return await self.client.fetch(sql, params, shape)
         finally:
             current_load.reset(token)
 
     async def _fetch(self) -> list[Any]:
         sql, params, plan = shapes.select(self._statements())
+        direct = hydration.direct(self, plan)
+        if direct is not None:  # the engine builds the results from the rows as they come
+            found = await self._fetch_rows(sql, params, direct.shape)
+            direct.settle(found)
+            if self._prefetch and found and plan.values is None:
+                from yara_orm.query.prefetch import prefetch_related_objects
+
+                await prefetch_related_objects(found, self._prefetch)
+            return found
         rows = await self._fetch_rows(sql, params)
         if plan.hidden:
             rows = [row[: -plan.hidden] for row in rows]
