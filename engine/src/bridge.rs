@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -27,7 +27,7 @@ use pyo3::BoundObject;
 use tokio::sync::oneshot;
 
 use crate::errors::{EngineError, EngineResult};
-use crate::loop_waker::{mailbox_of, Build};
+use crate::loop_waker::{mailbox_of, Build, Mailbox};
 use crate::runtime::runtime;
 
 /// A result on its way to Python; `small` ones are built on the event loop's thread.
@@ -116,11 +116,14 @@ fn drain(py: Python<'_>, timeout: Duration) {
     });
 }
 
-/// Tells the task to cancel when Python cancels the future.
+/// Runs its action (tell the task, interrupt the statement) when Python cancels the future.
 #[pyclass]
 struct CancelOnDone {
-    sender: Mutex<Option<oneshot::Sender<()>>>,
+    action: Mutex<Option<CancelAction>>,
 }
+
+/// What cancelling a statement's future does; runs on the loop's thread.
+pub type CancelAction = Box<dyn FnOnce() + Send>;
 
 #[pymethods]
 impl CancelOnDone {
@@ -129,16 +132,69 @@ impl CancelOnDone {
             .call_method0(pyo3::intern!(future.py(), "cancelled"))?
             .is_truthy()?
         {
-            let sender = self
-                .sender
+            let action = self
+                .action
                 .lock()
                 .map(|mut slot| slot.take())
                 .unwrap_or(None);
-            if let Some(sender) = sender {
-                let _ = sender.send(());
+            if let Some(action) = action {
+                action();
             }
         }
         Ok(())
+    }
+}
+
+/// An asyncio future of the running loop, and what completing it from any thread needs.
+pub struct Awaiting {
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+    mailbox: Option<Arc<Mailbox>>,
+}
+
+/// A new future of the running loop; `on_cancel` runs if Python cancels it.
+pub fn awaiting<'py>(
+    py: Python<'py>,
+    on_cancel: CancelAction,
+) -> PyResult<(Bound<'py, PyAny>, Awaiting)> {
+    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let on_done = CancelOnDone {
+        action: Mutex::new(Some(on_cancel)),
+    };
+    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
+    let mailbox = mailbox_of(&event_loop)?;
+    let awaiting = Awaiting {
+        event_loop: event_loop.unbind(),
+        future: future.clone().unbind(),
+        mailbox,
+    };
+    Ok((future, awaiting))
+}
+
+impl Awaiting {
+    /// Hand `reply` to the loop, from any thread: a small one is queued for the loop, which
+    /// builds it on its own thread; a large one is built by a thread of Tokio's blocking pool
+    /// in GIL slices (taking the GIL may wait: never on a Tokio worker). The handle of that
+    /// thread's work, if there is one.
+    pub fn complete<R: Delivery>(self, reply: R) -> Option<tokio::task::JoinHandle<()>> {
+        match self.mailbox {
+            Some(mailbox) if reply.small() => {
+                let build: Build = Box::new(move |py| {
+                    reply
+                        .into_pyobject(py)
+                        .map(|value| value.into_any().into_bound())
+                        .map_err(Into::into)
+                });
+                mailbox.post(self.future, build);
+                None
+            }
+            _ => {
+                let delivery = (self.event_loop, self.future);
+                let runtime = runtime().ok()?;
+                Some(runtime.spawn_blocking(move || deliver(delivery, reply)))
+            }
+        }
     }
 }
 
@@ -171,15 +227,13 @@ where
     R: Delivery,
 {
     let runtime = runtime().map_err(|e| e.into_pyerr(py))?;
-    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
-    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let (cancel_tx, cancel_rx) = oneshot::channel();
-    let on_done = CancelOnDone {
-        sender: Mutex::new(Some(cancel_tx)),
-    };
-    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
-    let mailbox = mailbox_of(&event_loop)?;
-    let delivery = (event_loop.unbind(), future.clone().unbind());
+    let (future, awaiting) = awaiting(
+        py,
+        Box::new(move || {
+            let _ = cancel_tx.send(());
+        }),
+    )?;
     let work = work(cancel_rx);
     runtime.spawn(async move {
         // Python cancelling the future only signals `cancel_rx`: the work always runs to its
@@ -187,36 +241,23 @@ where
         let outcome = AssertUnwindSafe(work)
             .catch_unwind()
             .await
-            .unwrap_or_else(|panic| {
-                // A bug, but the awaiting Python code gets an exception rather than a hang.
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(EngineError::interface(format!(
-                    "the engine's task failed: {message}"
-                )))
-            });
-        let reply = finish(outcome);
-        match mailbox {
-            Some(mailbox) if reply.small() => {
-                let (_, future) = delivery;
-                let build: Build = Box::new(move |py| {
-                    reply
-                        .into_pyobject(py)
-                        .map(|value| value.into_any().into_bound())
-                        .map_err(Into::into)
-                });
-                mailbox.post(future, build);
-            }
-            // Taking the GIL may wait: never on a Tokio worker.
-            _ => {
-                let _ = tokio::task::spawn_blocking(move || deliver(delivery, reply)).await;
-            }
+            .unwrap_or_else(|panic| Err(task_failed(panic.as_ref())));
+        if let Some(building) = awaiting.complete(finish(outcome)) {
+            let _ = building.await;
         }
     });
     Ok(future)
+}
+
+/// The error a panic in the engine's work becomes: a bug, but the awaiting Python code gets
+/// an exception rather than a hang.
+pub fn task_failed(panic: &(dyn std::any::Any + Send)) -> EngineError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    EngineError::interface(format!("the engine's task failed: {message}"))
 }
 
 fn deliver<R>(delivery: (Py<PyAny>, Py<PyAny>), reply: R)

@@ -33,6 +33,7 @@ mod shaping;
 mod simulation;
 mod sqlite;
 mod sqlite_decode;
+mod sqlite_direct;
 mod sqlite_errors;
 mod sqlite_functions;
 mod sqlite_run;

@@ -17,6 +17,7 @@ use crate::pooled::run_pooled;
 use crate::reply::{Reply, Shape};
 use crate::sequence::Ticket;
 use crate::shaping::RowShape;
+use crate::sqlite_direct::{self, Route};
 use crate::statement::{Action, Payload, Statement};
 use crate::stats::StatsDraft;
 use crate::task::TaskRef;
@@ -86,9 +87,18 @@ impl StatementRunner {
                 None => Destination::Pool,
             },
         };
-        let core = Arc::clone(&self.core);
         let delay = draft.simulated;
         draft.bound();
+        let (draft, shape) = match destination {
+            Destination::Pool if delay.is_zero() && stmt.fault.is_none() => {
+                match sqlite_direct::try_submit(py, &self.core, Arc::clone(&stmt), draft, shape) {
+                    Route::Submitted(future) => return future,
+                    Route::Declined(draft, shape) => (draft, shape),
+                }
+            }
+            _ => (draft, shape),
+        };
+        let core = Arc::clone(&self.core);
         spawn_awaitable(
             py,
             move |cancel| run(core, destination, stmt, delay, cancel),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, Object, Pool, RecycleResult};
+use futures_util::FutureExt;
 use rusqlite::OpenFlags;
 
 use crate::config::{PoolOptions, SqliteTarget};
@@ -144,6 +145,22 @@ impl SqliteBackend {
                 |err| err,
             )
         })
+    }
+
+    /// An idle connection, if one can be had at once (no waiting, no new connection, no
+    /// trip to its thread); None otherwise (the caller then acquires as usual).
+    pub fn try_acquire_now(&self) -> Option<SqliteConn> {
+        if self.pool.status().available == 0 {
+            return None;
+        }
+        let now = managed::Timeouts {
+            wait: Some(Duration::ZERO),
+            create: None,
+            recycle: None,
+        };
+        // Completes in one poll unless the connection must be rolled back first (it came back
+        // inside a transaction): that rare one is dropped unfinished, and the pool closes it.
+        self.pool.timeout_get(&now).now_or_never()?.ok()
     }
 
     /// Close every connection and wait for their threads to finish closing them.

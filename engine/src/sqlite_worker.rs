@@ -139,6 +139,44 @@ impl SqliteWorker {
     pub fn interrupt_handle(&self) -> Arc<InterruptHandle> {
         Arc::clone(&self.interrupt)
     }
+
+    /// A handle that sends jobs to this connection's thread without waiting for them.
+    pub fn sender(&self) -> JobSender {
+        JobSender {
+            jobs: self.jobs.clone(),
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+/// Sends jobs to one connection's thread; nobody waits for them (see `sqlite_direct`).
+pub struct JobSender {
+    jobs: mpsc::Sender<Job>,
+    state: Arc<WorkerState>,
+}
+
+impl JobSender {
+    /// Run `work` on the connection's thread. What it returns is dropped there once the
+    /// connection's transaction state is recorded: return the pool's object, so the
+    /// connection goes back to the pool only then. Err if the thread has ended (`work` is
+    /// then dropped unrun).
+    pub fn send<T, F>(&self, work: F) -> EngineResult<()>
+    where
+        T: 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
+        let state = Arc::clone(&self.state);
+        state.maybe_in_transaction.store(true, Ordering::Release);
+        self.jobs
+            .send(Box::new(move |conn| {
+                let keep = work(conn);
+                state
+                    .maybe_in_transaction
+                    .store(!conn.is_autocommit(), Ordering::Release);
+                drop(keep);
+            }))
+            .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))
+    }
 }
 
 /// The connection's thread: open it, run jobs until every sender (the pool object) is gone,

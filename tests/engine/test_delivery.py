@@ -6,8 +6,11 @@ toolkit makes from synchronous fixtures, without any event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -51,6 +54,51 @@ async def test_a_burst_of_statements_gives_each_caller_its_own_result(
     sql = _echo(backend)
     results = await asyncio.gather(*(engine.fetch_rows(sql, [i]) for i in range(300)))
     assert results == [[(i,)] for i in range(300)]
+
+
+async def test_late_cancellations_never_reach_the_next_statement(
+    engine: Engine, backend: str
+) -> None:
+    # A statement whose caller gives up as it finishes: the connection it used goes on to the
+    # next statement, which must not be interrupted by the late cancellation.
+    rnd = random.Random(7)
+    work = _numbers(backend, 2_000)
+    for _ in range(60):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(engine.fetch_rows(work), timeout=rnd.uniform(0, 0.004))
+        assert await engine.fetch_rows(_echo(backend), [5]) == [(5,)]
+    # Every connection comes back (a PostgreSQL one once the server confirmed the cancel).
+    for _ in range(300):
+        status = engine.pool_status()
+        if status["idle"] == status["size"]:
+            break
+        await asyncio.sleep(0.01)
+    assert status["idle"] == status["size"], status
+
+
+async def test_a_transaction_left_open_by_a_pooled_statement_does_not_leak(
+    tmp_path: Path,
+) -> None:
+    # SQLite only: its pool knows whether a connection came back inside a transaction (and
+    # rolls it back, or drops it). A PostgreSQL connection's transaction state is not known
+    # to the pool (tokio-postgres does not expose it).
+    backend = "sqlite"
+    url = f"sqlite:///{tmp_path / 'kept.db'}"  # a file, so a second engine sees the commits
+    engine = await connect(url)
+    try:
+        await engine.execute_script("CREATE TABLE kept (x INTEGER)")
+        await engine.execute("BEGIN")  # leaves its pooled connection inside a transaction
+        await engine.execute(f"INSERT INTO kept (x) VALUES ({placeholders(backend, 1)})", [1])
+        # The insert committed on its own (another connection, or this one rolled back first).
+        other = await connect(url)
+        try:
+            assert await other.fetch_rows("SELECT count(*) FROM kept") == [(1,)]
+        finally:
+            await other.close()
+        status = engine.pool_status()
+        assert status["idle"] == status["size"], status
+    finally:
+        await engine.close()
 
 
 async def test_small_and_large_results_interleave(engine: Engine, backend: str) -> None:
