@@ -40,8 +40,8 @@ impl PyTypes {
         let instance = class.call_method1(pyo3::intern!(py, "__new__"), (class,))?;
         let int_value = value.into_pyobject(py)?;
         // UUID forbids setattr; object.__setattr__ is what UUID.__init__ itself uses.
-        set_slot(&instance, pyo3::intern!(py, "int"), int_value.as_any())?;
-        set_slot(
+        generic_setattr(&instance, pyo3::intern!(py, "int"), int_value.as_any())?;
+        generic_setattr(
             &instance,
             pyo3::intern!(py, "is_safe"),
             self.safe_uuid_unknown.bind(py),
@@ -59,12 +59,14 @@ impl PyTypes {
     }
 }
 
-fn set_slot(
+/// `object.__setattr__(target, name, value)`: no `__setattr__` override runs.
+pub fn generic_setattr(
     target: &Bound<'_, PyAny>,
-    name: &Bound<'_, pyo3::types::PyString>,
+    name: &Bound<'_, PyAny>,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    // SAFETY: all three pointers are live Python objects borrowed for the call.
+    // SAFETY: all three pointers are live Python objects borrowed for the call (a name that
+    // is not a str is refused by CPython with a TypeError).
     let status = unsafe {
         pyo3::ffi::PyObject_GenericSetAttr(target.as_ptr(), name.as_ptr(), value.as_ptr())
     };

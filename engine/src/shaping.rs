@@ -1,12 +1,15 @@
 //! Result rows to model instances or dicts, for the ORM: one C-level loop instead of a Python
 //! one per row (a whole `Book` instance cost about 5 µs in Python, mostly the interpreter's
-//! own overhead around creating the object and filling its `__dict__`).
+//! own overhead around creating the object and filling its `__dict__`). The rows are either
+//! tuples already fetched (`shape_rows`) or a result being decoded (`hydrate::build_rows`).
 
 use pyo3::prelude::*;
 use pyo3::types::{
     PyDateAccess, PyDateTime, PyDict, PyList, PyTimeAccess, PyTuple, PyType, PyTzInfo,
     PyTzInfoAccess,
 };
+
+use crate::pytypes::generic_setattr;
 
 /// How one column is read, `(index, convert, utc_zone)`: `convert(value)`; or, where `utc_zone`
 /// is given, a datetime in UTC as the engine decodes it (tzinfo `datetime.timezone.utc`) gets
@@ -197,23 +200,6 @@ fn new_instance<'py>(model: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> 
             py,
             tp_new(model.as_type_ptr(), args.as_ptr(), std::ptr::null_mut()),
         )
-    }
-}
-
-fn generic_setattr(
-    target: &Bound<'_, PyAny>,
-    name: &Bound<'_, PyAny>,
-    value: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    // SAFETY: three live objects borrowed for the call; the name is a str (from a tuple of
-    // names or a dict of state, checked by the caller's types).
-    let status = unsafe {
-        pyo3::ffi::PyObject_GenericSetAttr(target.as_ptr(), name.as_ptr(), value.as_ptr())
-    };
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(PyErr::fetch(target.py()))
     }
 }
 
