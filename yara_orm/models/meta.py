@@ -63,8 +63,8 @@ class MetaInfo:
         self.attnames: tuple[str, ...] = ()
         self.converters: list[tuple[int, Callable[[Any], Any]]] = []
         self.fk_attnames: dict[str, str] = {}
-        # (field, attribute, column, is a foreign key, auto_now) per column: how instances
-        # are built and written, worked out once rather than per instance.
+        # Per column, how instances are built and written (see `init_step`, `write_step`),
+        # worked out once rather than per instance.
         self.write_plan: tuple[WriteStep, ...] = ()
         self.init_plan: tuple[InitStep, ...] = ()
         # Names a constructor takes for columns (field names and `_id` attnames).
