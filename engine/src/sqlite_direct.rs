@@ -73,16 +73,23 @@ pub fn try_submit<'py>(
         Ok(created) => created,
         Err(err) => return Route::Submitted(Err(err)),
     };
-    let sent = sender.send(move |connection| {
-        set(&running, true);
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            sqlite_run::run(connection, &stmt, cache)
-        }))
-        .unwrap_or_else(|panic| Err(task_failed(panic.as_ref())));
-        set(&running, false);
-        pending.complete(Reply::new(outcome, draft, shape));
-        conn // back to the pool once the connection's state is recorded
-    });
+    let sent = sender.send(
+        move |connection| {
+            set(&running, true);
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                sqlite_run::run(connection, &stmt, cache)
+            }))
+            .unwrap_or_else(|panic| Err(task_failed(panic.as_ref())));
+            set(&running, false);
+            outcome
+        },
+        move |outcome| {
+            // Back to the pool (its state recorded) before the caller hears of the result, so
+            // the caller's next statement finds it idle.
+            drop(conn);
+            pending.complete(Reply::new(outcome, draft, shape));
+        },
+    );
     if let Err(err) = sent {
         // The thread ended: the job (and the connection with it) was dropped unrun.
         let raised = EngineError::interface(format!("{err}; the statement did not run"))

@@ -115,19 +115,9 @@ impl SqliteWorker {
         F: FnOnce(&mut Connection) -> EngineResult<R> + Send + 'static,
     {
         let (reply_tx, reply_rx) = oneshot::channel();
-        let state = Arc::clone(&self.state);
-        // Pessimistic until the job says otherwise (it may panic half-way).
-        state.maybe_in_transaction.store(true, Ordering::Release);
-        self.jobs
-            .send(Box::new(move |conn| {
-                let result = work(conn);
-                // Stored before the reply is sent, so whoever sees the reply sees this too.
-                state
-                    .maybe_in_transaction
-                    .store(!conn.is_autocommit(), Ordering::Release);
-                let _ = reply_tx.send(result);
-            }))
-            .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))?;
+        self.sender().send(work, move |result| {
+            let _ = reply_tx.send(result);
+        })?;
         reply_rx.await.map_err(|_| {
             EngineError::interface(
                 "the SQLite connection failed while running the statement (an engine error; \
@@ -149,31 +139,31 @@ impl SqliteWorker {
     }
 }
 
-/// Sends jobs to one connection's thread; nobody waits for them (see `sqlite_direct`).
+/// Sends jobs to one connection's thread.
 pub struct JobSender {
     jobs: mpsc::Sender<Job>,
     state: Arc<WorkerState>,
 }
 
 impl JobSender {
-    /// Run `work` on the connection's thread. What it returns is dropped there once the
-    /// connection's transaction state is recorded: return the pool's object, so the
-    /// connection goes back to the pool only then. Err if the thread has ended (`work` is
-    /// then dropped unrun).
-    pub fn send<T, F>(&self, work: F) -> EngineResult<()>
+    /// Run `work` on the connection's thread, then `then` with its result, there, once the
+    /// connection's transaction state is recorded (so whoever `then` tells sees that state
+    /// too). Err if the thread has ended (both are then dropped unrun).
+    pub fn send<T, F, G>(&self, work: F, then: G) -> EngineResult<()>
     where
-        T: 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
+        G: FnOnce(T) + Send + 'static,
     {
         let state = Arc::clone(&self.state);
+        // Pessimistic until the job says otherwise (it may panic half-way).
         state.maybe_in_transaction.store(true, Ordering::Release);
         self.jobs
             .send(Box::new(move |conn| {
-                let keep = work(conn);
+                let result = work(conn);
                 state
                     .maybe_in_transaction
                     .store(!conn.is_autocommit(), Ordering::Release);
-                drop(keep);
+                then(result);
             }))
             .map_err(|_| EngineError::interface("the SQLite connection thread has stopped"))
     }
