@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 
 use crate::backend::Backend;
 use crate::bridge::{awaiting, task_failed};
+use crate::cancel::cancelled;
 use crate::core::EngineCore;
 use crate::errors::EngineError;
 use crate::reply::{Reply, Shape};
@@ -54,17 +55,20 @@ pub fn try_submit<'py>(
     };
     let sender = conn.sender();
     let cache = lite.statement_cache();
-    // Cancelling interrupts the statement only while it runs: the connection may be serving
-    // another statement by the time a late cancellation arrives.
-    let running = Arc::new(Mutex::new(false));
+    // A cancellation before the statement starts keeps it from running; one while it runs
+    // interrupts it; a late one does nothing (the connection may be serving another
+    // statement by then).
+    let stage = Arc::new(Mutex::new(Stage::Queued));
     let interrupt = conn.interrupt_handle();
-    let cancel_running = Arc::clone(&running);
+    let cancel_stage = Arc::clone(&stage);
     let created = awaiting(
         py,
         Box::new(move || {
-            if let Ok(running) = cancel_running.lock() {
-                if *running {
-                    interrupt.interrupt();
+            if let Ok(mut stage) = cancel_stage.lock() {
+                match *stage {
+                    Stage::Queued => *stage = Stage::Cancelled,
+                    Stage::Running => interrupt.interrupt(),
+                    Stage::Cancelled | Stage::Done => {}
                 }
             }
         }),
@@ -75,12 +79,14 @@ pub fn try_submit<'py>(
     };
     let sent = sender.send(
         move |connection| {
-            set(&running, true);
+            if !advance(&stage, Stage::Running) {
+                return Err(cancelled());
+            }
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 sqlite_run::run(connection, &stmt, cache)
             }))
             .unwrap_or_else(|panic| Err(task_failed(panic.as_ref())));
-            set(&running, false);
+            advance(&stage, Stage::Done);
             outcome
         },
         move |outcome| {
@@ -102,8 +108,23 @@ pub fn try_submit<'py>(
     Route::Submitted(Ok(future))
 }
 
-fn set(flag: &Mutex<bool>, value: bool) {
-    if let Ok(mut flag) = flag.lock() {
-        *flag = value;
+/// Where a statement sent the short way is, for a cancellation to act on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Queued,
+    Running,
+    Done,
+    Cancelled,
+}
+
+/// Move to `next` unless the statement was cancelled first (then false).
+fn advance(stage: &Mutex<Stage>, next: Stage) -> bool {
+    match stage.lock() {
+        Ok(stage) if *stage == Stage::Cancelled => false,
+        Ok(mut stage) => {
+            *stage = next;
+            true
+        }
+        Err(_) => true,
     }
 }
