@@ -44,9 +44,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// A connection and the thread it lives on.
 pub struct SqliteWorker {
-    jobs: mpsc::Sender<Job>,
+    sender: JobSender,
     interrupt: Arc<InterruptHandle>,
-    state: Arc<WorkerState>,
 }
 
 /// What the pool needs to know of a connection without a trip to its thread.
@@ -92,20 +91,22 @@ impl SqliteWorker {
             .await
             .map_err(|_| EngineError::interface("the SQLite thread stopped while opening"))??;
         Ok(SqliteWorker {
-            jobs,
+            sender: JobSender { jobs, state },
             interrupt,
-            state,
         })
     }
 
     /// Whether the connection may hold an open transaction (known without asking its thread).
     pub fn maybe_in_transaction(&self) -> bool {
-        self.state.maybe_in_transaction.load(Ordering::Acquire)
+        self.sender
+            .state
+            .maybe_in_transaction
+            .load(Ordering::Acquire)
     }
 
     /// Whether the connection's thread has ended.
     pub fn stopped(&self) -> bool {
-        self.state.stopped.load(Ordering::Acquire)
+        self.sender.state.stopped.load(Ordering::Acquire)
     }
 
     /// Run `work` on the connection's thread and wait for it without blocking Tokio.
@@ -115,7 +116,7 @@ impl SqliteWorker {
         F: FnOnce(&mut Connection) -> EngineResult<R> + Send + 'static,
     {
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.sender().send(work, move |result| {
+        self.sender.send(work, move |result| {
             let _ = reply_tx.send(result);
         })?;
         reply_rx.await.map_err(|_| {
@@ -130,16 +131,15 @@ impl SqliteWorker {
         Arc::clone(&self.interrupt)
     }
 
-    /// A handle that sends jobs to this connection's thread without waiting for them.
+    /// A handle that sends jobs to this connection's thread, for a job that must own the
+    /// pool's object of this connection (see `sqlite_direct`).
     pub fn sender(&self) -> JobSender {
-        JobSender {
-            jobs: self.jobs.clone(),
-            state: Arc::clone(&self.state),
-        }
+        self.sender.clone()
     }
 }
 
 /// Sends jobs to one connection's thread.
+#[derive(Clone)]
 pub struct JobSender {
     jobs: mpsc::Sender<Job>,
     state: Arc<WorkerState>,
