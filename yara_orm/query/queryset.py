@@ -299,21 +299,17 @@ class QuerySet(Generic[M]):
         if direct is not None:  # the engine builds the results from the rows as they come
             found = await self._fetch_rows(sql, params, direct.shape)
             direct.settle(found)
-            if self._prefetch and found and plan.values is None:
-                from yara_orm.query.prefetch import prefetch_related_objects
-
-                await prefetch_related_objects(found, self._prefetch)
-            return found
-        rows = await self._fetch_rows(sql, params)
-        if plan.hidden:
-            rows = [row[: -plan.hidden] for row in rows]
-        if plan.values is not None:
-            return hydration.shape_values(self, rows, plan.values)
-        if len(rows) > hydration.SLICED_ROWS:
-            found = await hydration.instances_in_slices(self, rows, plan)
         else:
-            found = hydration.instances(self, rows, plan)
-        if self._prefetch and found:
+            rows = await self._fetch_rows(sql, params)
+            if plan.hidden:
+                rows = [row[: -plan.hidden] for row in rows]
+            if plan.values is not None:
+                return hydration.shape_values(self, rows, plan.values)
+            if len(rows) > hydration.SLICED_ROWS:
+                found = await hydration.instances_in_slices(self, rows, plan)
+            else:
+                found = hydration.instances(self, rows, plan)
+        if self._prefetch and found and plan.values is None:
             from yara_orm.query.prefetch import prefetch_related_objects
 
             await prefetch_related_objects(found, self._prefetch)
