@@ -12,6 +12,7 @@ __all__ = [
     "Engine",
     "Injection",
     "QueryStats",
+    "Rewind",
     "StatementRunner",
     "Transaction",
     "__version__",
@@ -64,6 +65,15 @@ class Injection:
     def matched(self) -> int: ...
     @property
     def injected(self) -> int: ...
+
+@final
+class Rewind:
+    """An isolation level's rollback running in the background
+    (`Engine.start_rewind_isolation`)."""
+
+    @property
+    def done(self) -> bool: ...
+    def wait(self, timeout: float = 300.0) -> int: ...
 
 Latency = float | Mapping[str, float] | Callable[[str], float | None]
 Match = str | re.Pattern[str] | Callable[[str], object] | None
@@ -164,6 +174,7 @@ class Engine(StatementRunner):
     def enter_isolation_blocking(self, *, patience: float = 10.0) -> int: ...
     def leave_isolation_blocking(self) -> int: ...
     def rewind_isolation_blocking(self) -> int: ...
+    def start_rewind_isolation(self) -> Rewind: ...
     @property
     def isolation_depth(self) -> int: ...
     @property

@@ -8,6 +8,7 @@ import contextvars
 from collections.abc import Iterable
 
 from yara_orm import Engine
+from yara_orm._engine import Rewind
 from yara_orm.exceptions import YaraError
 from yara_testing.databases import TestDatabase
 
@@ -36,16 +37,22 @@ def leave(engines: Iterable[Engine]) -> None:
             engine.leave_isolation_blocking()
 
 
-def rewind(engines: list[Engine]) -> bool:
-    """Roll back everything since `enter()` and stay entered, on each engine (one round trip
-    each). If an engine cannot (its connection was lost), every level is left instead and the
-    answer is False."""
-    for engine in engines:
-        try:
-            engine.rewind_isolation_blocking()
-        except YaraError:
-            leave(engines)
-            return False
+def start_rewind(engines: list[Engine]) -> list[Rewind]:
+    """Roll back everything since `enter()` and stay entered, on each engine, without waiting
+    for the round trips: each engine takes its level at once (later statements queue behind
+    the rollback); `finish_rewind` learns how they went."""
+    return [engine.start_rewind_isolation() for engine in engines]
+
+
+def finish_rewind(engines: list[Engine], rewinds: list[Rewind]) -> bool:
+    """Wait for `start_rewind`'s rollbacks. If an engine could not (its connection was lost),
+    every level is left instead and the answer is False."""
+    try:
+        for rewind in rewinds:
+            rewind.wait()
+    except YaraError:
+        leave(engines)
+        return False
     return True
 
 

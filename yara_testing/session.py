@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import pytest
 
 from yara_orm import Engine, YaraOrm, connect, connections
+from yara_orm._engine import Rewind
 from yara_orm.config import AppModels, ModelSource, OrmConfig, parse_init, redact_url
 from yara_orm.connection import (
     add_guard,
@@ -329,9 +330,10 @@ class DatabaseSession:
         self.databases: dict[str, TestDatabase] = {}
         # The engines the running test's isolation was entered on.
         self.isolated: list[Engine] = []
-        # The engines whose innermost level belongs to a finished test, rolled back and kept
-        # open for the next test (see take_parked).
+        # The engines whose innermost level belongs to a finished test, being rolled back (the
+        # rewinds) and kept open for the next test (see take_parked).
         self.parked: list[Engine] = []
+        self.rewinds: list[Rewind] = []
         self.redirected: dict[str, str] = {}  # URL the application asked for (redacted) -> alias
         # The seed overrides below the rootdir applied under the running tests, most general
         # first (see enter_seed_layers), and the engines each one's isolation level is on.
@@ -503,28 +505,34 @@ class DatabaseSession:
 
     def park(self, engines: list[Engine]) -> None:
         """Roll back a finished test's level on each engine and keep it open for the next
-        test: one round trip per test instead of two (see take_parked)."""
-        if isolation.rewind(engines):
-            self.parked = engines
+        test: one round trip per test instead of two, which runs while pytest moves on to the
+        next test (see take_parked)."""
+        try:
+            self.rewinds = isolation.start_rewind(engines)
+        except YaraError:
+            isolation.leave(engines)
+            return
+        self.parked = engines
 
     def take_parked(self, engines: list[Engine]) -> bool:
         """Give a test the level the previous test left rolled back, if it was on the same
-        engines; otherwise close that level."""
+        engines and its rollback went through; otherwise close that level."""
         if (
             self.parked
             and len(self.parked) == len(engines)
             and all(kept is wanted for kept, wanted in zip(self.parked, engines, strict=True))
         ):
-            self.parked = []
-            return True
+            (parked, self.parked), (rewinds, self.rewinds) = (self.parked, []), (self.rewinds, [])
+            return isolation.finish_rewind(parked, rewinds)
         self.unpark()
         return False
 
     def unpark(self) -> None:
         """Close the kept level: anything run outside a test (a seed, a fixture that unblocks
         the database, the session's end) must not land in it."""
-        engines, self.parked = self.parked, []
-        isolation.leave(engines)
+        (engines, self.parked), (rewinds, self.rewinds) = (self.parked, []), (self.rewinds, [])
+        if isolation.finish_rewind(engines, rewinds):
+            isolation.leave(engines)
 
     def finish(self) -> None:
         self.unpark()

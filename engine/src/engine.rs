@@ -11,8 +11,9 @@ use crate::backend::Backend;
 use crate::bridge::{spawn_outcome, wait_for};
 use crate::config::{parse_url, redact, seconds, PoolOptions, Target};
 use crate::core::EngineCore;
-use crate::isolation;
+use crate::isolation::{self, RewindStart};
 use crate::pg_pool::PgBackend;
+use crate::py_rewind::Rewind;
 use crate::py_simulation::{self, Injection, Times};
 use crate::py_transaction::NewTransaction;
 use crate::runner::StatementRunner;
@@ -109,6 +110,26 @@ impl Engine {
     fn rewind_isolation_blocking(&self, py: Python<'_>) -> PyResult<usize> {
         let core = Arc::clone(&self.core);
         wait_for(py, BLOCKING_LIMIT, isolation::rewind(core))
+    }
+
+    /// `rewind_isolation_blocking` without waiting for the round trip: the level is taken and
+    /// renewed before this returns (later statements queue behind its rollback); the returned
+    /// `Rewind` tells how the rollback went. Waits as the blocking call does only when another
+    /// task holds the connection.
+    fn start_rewind_isolation(&self, py: Python<'_>) -> PyResult<Rewind> {
+        let core = Arc::clone(&self.core);
+        let started = isolation::start_rewind(&core).and_then(|start| match start {
+            RewindStart::Finished(depth) => Ok(Some(Rewind::finished(Ok(depth)))),
+            RewindStart::Running(work) => Rewind::spawn(work).map(Some),
+            RewindStart::Busy => Ok(None),
+        });
+        match started.map_err(|e| e.into_pyerr(py))? {
+            Some(rewind) => Ok(rewind),
+            None => {
+                let depth = wait_for(py, BLOCKING_LIMIT, isolation::rewind(core))?;
+                Ok(Rewind::finished(Ok(depth)))
+            }
+        }
     }
 
     /// How many isolation levels are open (0: not isolated).

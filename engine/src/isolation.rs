@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use crate::core::{EngineCore, IsolationState};
 use crate::errors::{EngineError, EngineResult};
-use crate::pinned::{Pinned, Purpose};
+use futures_util::future::{BoxFuture, FutureExt};
+
+use crate::pinned::{Pinned, Purpose, Slot};
 use crate::savepoint::{next_id, Savepoint};
 
 /// Enter one more isolation level; returns the depth reached. `patience`: how long a task may
@@ -90,25 +92,86 @@ pub async fn rewind(core: Arc<EngineCore>) -> EngineResult<usize> {
         return core.check_open().map(|_| 0);
     }
     let _gate = core.isolation_gate.lock().await;
-    let (Some((pinned, depth)), Some(id)) = (core.isolation_top(), core.innermost_level()) else {
-        return Err(EngineError::interface(
-            "the engine is not in isolation mode",
-        ));
-    };
+    let (pinned, depth, id) = innermost(&core)?;
     let mut slot = pinned.lock().await;
+    let sql = prepare_rewind(&core, &pinned, &mut slot, depth, id);
+    run_rewind(&mut slot, depth, &sql).await?;
+    Ok(depth)
+}
+
+/// How `start_rewind` went.
+pub enum RewindStart {
+    /// Nothing to send (a forked child's inherited engine): the depth.
+    Finished(usize),
+    /// The round trip, to run in the background: it holds the connection already.
+    Running(BoxFuture<'static, EngineResult<usize>>),
+    /// Another task holds the connection or the isolation levels: rewind the usual way.
+    Busy,
+}
+
+/// `rewind`, with everything but the round trip done before it returns: the connection is
+/// taken and the level renewed now, so whatever the caller runs next (a statement, leaving
+/// the level) queues behind the rollback while the caller goes on without waiting for it.
+pub fn start_rewind(core: &Arc<EngineCore>) -> EngineResult<RewindStart> {
+    if core.is_inherited() {
+        return core.check_open().map(|_| RewindStart::Finished(0));
+    }
+    let Ok(_gate) = core.isolation_gate.try_lock() else {
+        return Ok(RewindStart::Busy);
+    };
+    let (pinned, depth, id) = innermost(core)?;
+    let Some(mut slot) = pinned.try_lock_owned() else {
+        return Ok(RewindStart::Busy);
+    };
+    let sql = prepare_rewind(core, &pinned, &mut slot, depth, id);
+    Ok(RewindStart::Running(
+        async move {
+            let outcome = run_rewind(&mut slot, depth, &sql).await.map(|()| depth);
+            // Held to here: a `Pinned` must outlive every holder of its slot (see its Drop).
+            drop((slot, pinned));
+            outcome
+        }
+        .boxed(),
+    ))
+}
+
+fn innermost(core: &EngineCore) -> EngineResult<(Arc<Pinned>, usize, u64)> {
+    match (core.isolation_top(), core.innermost_level()) {
+        (Some((pinned, depth)), Some(id)) => Ok((pinned, depth, id)),
+        _ => Err(EngineError::interface(
+            "the engine is not in isolation mode",
+        )),
+    }
+}
+
+/// Take the level from its transactions and give it a new identity; the SQL that rolls it
+/// back and opens it again.
+fn prepare_rewind(
+    core: &EngineCore,
+    pinned: &Pinned,
+    slot: &mut Slot,
+    depth: usize,
+    id: u64,
+) -> String {
     // A transaction left open in this level is rolled back with it.
     if slot.is_owned() {
-        pinned.disown_all(&mut slot);
+        pinned.disown_all(slot);
     }
     let renewed = next_id();
+    core.renew_innermost_level(renewed);
     if depth > 1 {
         let old = Savepoint::generated("level", id);
         let new = Savepoint::generated("level", renewed);
-        slot.control(&format!("{}; {}", old.undo(), new.create()))
-            .await?;
+        format!("{}; {}", old.undo(), new.create())
     } else {
-        slot.restart("ROLLBACK; BEGIN").await?;
+        "ROLLBACK; BEGIN".to_owned()
     }
-    core.renew_innermost_level(renewed);
-    Ok(depth)
+}
+
+async fn run_rewind(slot: &mut Slot, depth: usize, sql: &str) -> EngineResult<()> {
+    if depth > 1 {
+        slot.control(sql).await
+    } else {
+        slot.restart(sql).await
+    }
 }

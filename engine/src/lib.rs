@@ -21,6 +21,7 @@ mod pg_pool;
 mod pinned;
 mod pooled;
 mod postgres;
+mod py_rewind;
 mod py_simulation;
 mod py_transaction;
 mod pytypes;
@@ -56,6 +57,7 @@ fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<py_transaction::Transaction>()?;
     module.add_class::<stats::QueryStats>()?;
     module.add_class::<py_simulation::Injection>()?;
+    module.add_class::<py_rewind::Rewind>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

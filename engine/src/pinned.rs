@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, Mutex, MutexGuard, Notify};
+use tokio::sync::{oneshot, Mutex, MutexGuard, Notify, OwnedMutexGuard};
 
 use crate::backend::{BackendKind, Conn};
 use crate::bridge::spawn_detached;
@@ -39,7 +39,8 @@ fn statement_savepoint() -> Savepoint {
 }
 
 pub struct Pinned {
-    slot: Mutex<Slot>,
+    /// Shared, so a job that outlives its caller can hold it (`try_lock_owned`).
+    slot: Arc<Mutex<Slot>>,
     /// Woken when an owning transaction gives the connection back.
     released: Notify,
     /// Statements started plus statements finished: unchanged while the owner is idle.
@@ -143,7 +144,7 @@ impl Slot {
 impl Pinned {
     pub fn new(conn: Conn, cache: bool, purpose: Purpose) -> Arc<Pinned> {
         Arc::new(Pinned {
-            slot: Mutex::new(Slot {
+            slot: Arc::new(Mutex::new(Slot {
                 conn: Some(conn),
                 gone: match purpose {
                     Purpose::Transaction => "the transaction is already finished",
@@ -154,7 +155,7 @@ impl Pinned {
                 statement_savepoint: false,
                 owners: Vec::new(),
                 aborted: false,
-            }),
+            })),
             released: Notify::new(),
             progress: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
@@ -167,6 +168,12 @@ impl Pinned {
     /// The slot, whoever owns it: for ending the isolation or the engine.
     pub async fn lock(&self) -> MutexGuard<'_, Slot> {
         self.slot.lock().await
+    }
+
+    /// The slot if nobody holds it or waits for it right now, for a job that finishes after
+    /// its caller returned (whatever the caller runs next queues behind it).
+    pub fn try_lock_owned(&self) -> Option<OwnedMutexGuard<Slot>> {
+        Arc::clone(&self.slot).try_lock_owned().ok()
     }
 
     /// The slot, once no other task's transaction owns the connection.
@@ -354,8 +361,12 @@ impl Pinned {
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        // Dropped while still holding a connection: nobody will finish this transaction.
-        if let Some(conn) = self.slot.get_mut().take_conn() {
+        // Dropped while still holding a connection: nobody will finish this transaction. (A
+        // job holding the slot holds this `Pinned` too, so the slot is not shared here.)
+        let Some(slot) = Arc::get_mut(&mut self.slot) else {
+            return;
+        };
+        if let Some(conn) = slot.get_mut().take_conn() {
             if self.generation == generation() {
                 spawn_detached(conn.rollback_and_release());
             } else {

@@ -182,3 +182,49 @@ async def test_rewinding_a_level_drops_its_work_and_keeps_it_open(
     assert await ids(engine) == [1]
     with pytest.raises(InterfaceError, match="not in isolation mode"):
         engine.rewind_isolation_blocking()
+
+
+async def test_a_rewind_not_waited_for_still_comes_before_what_follows(
+    engine: Engine, backend: str, table: None
+) -> None:
+    assert engine.enter_isolation_blocking() == 1
+    await engine.execute(insert_sql(backend), [2])
+    left_open = await engine.begin()
+    await left_open.execute(insert_sql(backend), [3])
+    rewind = engine.start_rewind_isolation()
+    # Sent before the rollback is known to have run: it lands after it, in the renewed level.
+    await engine.execute(insert_sql(backend), [4])
+    assert rewind.wait() == 1
+    assert rewind.done
+    assert await ids(engine) == [1, 4]
+    with pytest.raises(InterfaceError, match="has been left"):
+        await left_open.execute(insert_sql(backend), [9])
+    assert engine.enter_isolation_blocking() == 2
+    await engine.execute(insert_sql(backend), [5])
+    rewind = engine.start_rewind_isolation()
+    assert engine.leave_isolation_blocking() == 1  # queued behind the rollback
+    assert rewind.wait() == 2
+    assert await ids(engine) == [1, 4]
+    assert engine.leave_isolation_blocking() == 0
+    assert await ids(engine) == [1]
+    with pytest.raises(InterfaceError, match="not in isolation mode"):
+        engine.start_rewind_isolation()
+
+
+async def test_a_rewind_started_while_a_statement_runs_undoes_that_statement_too(
+    engine: Engine, backend: str, table: None
+) -> None:
+    slow_insert = (
+        "INSERT INTO t (id) SELECT 9 FROM pg_sleep(0.3)"
+        if backend == "postgres"
+        else "INSERT INTO t (id) SELECT 9 FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+        "SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c)"
+    )
+    engine.enter_isolation_blocking()
+    running = asyncio.ensure_future(engine.execute(slow_insert))
+    await asyncio.sleep(0.05)  # the insert holds the connection now
+    rewind = engine.start_rewind_isolation()
+    assert rewind.wait() == 1
+    await running
+    assert await ids(engine) == [1]
+    engine.leave_isolation_blocking()

@@ -364,24 +364,35 @@ def test_a_module_fixture_after_other_tests_still_commits(app: Runner) -> None:
 
 
 def test_a_level_that_cannot_be_rewound_is_left() -> None:
+    class FakeRewind:
+        def __init__(self, lost: bool) -> None:
+            self.lost = lost
+
+        def wait(self) -> int:
+            if self.lost:
+                raise InterfaceError("the connection was lost")
+            return 1
+
     class FakeEngine:
         def __init__(self, lost: bool) -> None:
             self.lost, self.isolation_depth, self.left = lost, 1, 0
 
-        def rewind_isolation_blocking(self) -> int:
-            if self.lost:
-                raise InterfaceError("the connection was lost")
-            return self.isolation_depth
+        def start_rewind_isolation(self) -> FakeRewind:
+            return FakeRewind(self.lost)
 
         def leave_isolation_blocking(self) -> int:
             self.left += 1
             self.isolation_depth -= 1
             return self.isolation_depth
 
+    def rewind(engines: list[FakeEngine]) -> bool:
+        started = isolation.start_rewind(cast("list[Engine]", engines))
+        return isolation.finish_rewind(cast("list[Engine]", engines), started)
+
     healthy, lost = FakeEngine(lost=False), FakeEngine(lost=True)
-    assert isolation.rewind(cast("list[Engine]", [healthy])) is True
+    assert rewind([healthy]) is True
     assert healthy.left == 0 and healthy.isolation_depth == 1
-    assert isolation.rewind(cast("list[Engine]", [healthy, lost])) is False
+    assert rewind([healthy, lost]) is False
     assert (healthy.left, lost.left) == (1, 1)
 
 
