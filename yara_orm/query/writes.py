@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from operator import itemgetter
+from itertools import chain
+from types import NoneType
 from typing import TYPE_CHECKING, Any
 
 from yara_orm.connection import connections
 from yara_orm.exceptions import OperationalError, ParamsError, ValidationError
+from yara_orm.fields.base import DatabaseDefault
+from yara_orm.fields.relations import cache_key
 from yara_orm.models.meta import attname
 from yara_orm.query.compiler import Compiler
 from yara_orm.query.expressions import Expression
@@ -19,6 +22,10 @@ if TYPE_CHECKING:
     from yara_orm.dialects.base import Dialect
     from yara_orm.fields.base import Field
     from yara_orm.models.base import Model
+    from yara_orm.models.meta import MetaInfo
+
+# Values `_validated_state` does not pass on as they are.
+SPECIAL_VALUES = (DatabaseDefault, Expression)
 
 # Keeps a batch's parameter count under SQLite's and PostgreSQL's limits.
 MAX_PARAMS_PER_STATEMENT = 30_000
@@ -170,30 +177,30 @@ async def bulk_create(
     conflict = conflict_clause(
         model, dialect, ignore_conflicts, list(update_fields or []), list(on_conflict or [])
     )
-    rows = [obj._validated_state() for obj in objects]
-    # Rows may differ in which generated columns they give: group by column set.
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(tuple(row), []).append(index)
     by_column = {field.column: field for field in meta.columns}
-    batches: list[tuple[tuple[str, ...], list[int], bool]] = []
-    for columns, indexes in groups.items():
+    batches: list[tuple[tuple[str, ...], list[int], list[list[Any]], bool]] = []
+    for columns, indexes, values in _column_groups(meta, objects):
         # One parameter per column (unnest) has no limit of parameters per statement.
-        arrays = _arrays_possible([by_column[c] for c in columns], rows, indexes, dialect)
+        arrays = _arrays_possible([by_column[c] for c in columns], values, dialect)
         size = batch_size or (
             len(indexes) if arrays else max(1, MAX_PARAMS_PER_STATEMENT // max(len(columns), 1))
         )
         batches.extend(
-            (columns, indexes[start : start + size], arrays)
+            (
+                columns,
+                indexes[start : start + size],
+                [column[start : start + size] for column in values],
+                arrays,
+            )
             for start in range(0, len(indexes), size)
         )
     table = dialect.quote(meta.table)
     pk = meta.pk
     keys: dict[int, Any] = {}
     returning = f" RETURNING {dialect.quote(pk.column)}"
-    statements = sum(len(chunk) if not columns else 1 for columns, chunk, _ in batches)
+    statements = sum(len(chunk) if not columns else 1 for columns, chunk, _, _ in batches)
     async with _all_or_nothing(model, statements, using_db) as client:
-        for columns, chunk, arrays in batches:
+        for columns, chunk, values, arrays in batches:
             if not columns:  # every column left to its default: no VALUES list to write
                 for index in chunk:
                     sql = f"INSERT INTO {table} DEFAULT VALUES{conflict}"
@@ -205,13 +212,9 @@ async def bulk_create(
             params: list[Any] = []
             quoted = ", ".join(dialect.quote(c) for c in columns)
             if arrays:
-                chunk_rows = [rows[index] for index in chunk]
-                values = [list(map(itemgetter(column), chunk_rows)) for column in columns]
                 source = dialect.bulk_rows([by_column[c] for c in columns], values, params)
             else:
-                for index in chunk:
-                    row = rows[index]
-                    params.extend([row[column] for column in columns])
+                params.extend(chain.from_iterable(zip(*values, strict=True)))
                 source = dialect.values_lists(len(chunk), len(columns))
             sql = f"INSERT INTO {table} ({quoted}) {source}{conflict}"
             if ignore_conflicts:
@@ -232,15 +235,67 @@ async def bulk_create(
     return objects
 
 
-def _arrays_possible(
-    fields: list[Field[Any]], rows: list[dict[str, Any]], indexes: list[int], dialect: Dialect
-) -> bool:
+def _column_groups(
+    meta: MetaInfo, objects: list[Model]
+) -> list[tuple[tuple[str, ...], list[int], list[list[Any]]]]:
+    """The objects' database values as (columns, object indexes, one list of values per
+    column), one group per set of columns given (rows may differ in which generated columns
+    they leave to the database)."""
+    constructed = _as_constructed(meta, objects)
+    if constructed is not None:
+        columns, values = constructed
+        return [(columns, list(range(len(objects))), values)]
+    rows = [obj._validated_state() for obj in objects]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(tuple(row), []).append(index)
+    return [
+        (columns, indexes, [[rows[index][column] for index in indexes] for column in columns])
+        for columns, indexes in groups.items()
+    ]
+
+
+def _as_constructed(
+    meta: MetaInfo, objects: list[Model]
+) -> tuple[tuple[str, ...], list[list[Any]]] | None:
+    """`_validated_state` of new objects column by column, when it would only read what
+    their constructors validated: no attribute set since, no field that validates again, no
+    relation object to take a key from, no expression or database default, and the same
+    generated columns left out of every row. None when any object needs the usual way."""
+    states = [obj.__dict__ for obj in objects]
+    if not all("_as_validated" in state for state in states) or any(
+        state.get("_saved_in_db") for state in states
+    ):
+        return None
+    columns: list[str] = []
+    values: list[list[Any]] = []
+    for field, key, column, is_fk, _, valid_until_replaced, to_db in meta.write_plan:
+        if not valid_until_replaced:
+            return None
+        if is_fk:
+            related = cache_key(field.name)
+            if any(related in state for state in states):
+                return None
+        column_values = [state.get(key) for state in states]
+        kinds = set(map(type, column_values))
+        if NoneType in kinds and field.generated:
+            if len(kinds) > 1:
+                return None
+            continue  # every row leaves it to the database
+        if any(issubclass(kind, SPECIAL_VALUES) for kind in kinds):
+            return None
+        columns.append(column)
+        values.append(column_values if to_db is None else list(map(to_db, column_values)))
+    return tuple(columns), values
+
+
+def _arrays_possible(fields: list[Field[Any]], values: list[list[Any]], dialect: Dialect) -> bool:
     """Whether the rows can travel as one array per column: the dialect can, every column
     has a known type, and no value is an expression to compile into the statement."""
     if not fields or dialect.bulk_array_types(fields) is None:
         return False
     # The types present, gathered in C, rather than an isinstance() per value.
-    kinds = set().union(*(map(type, rows[index].values()) for index in indexes))
+    kinds = set().union(*(map(type, column) for column in values))
     return not any(issubclass(kind, Expression) for kind in kinds)
 
 
