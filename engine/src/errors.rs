@@ -313,6 +313,15 @@ fn build_exception(py: Python<'_>, error: &EngineError) -> PyResult<PyErr> {
     Ok(PyErr::from_value(instance))
 }
 
+/// A script run on a pooled connection ended inside a transaction (BEGIN without COMMIT):
+/// the connection's next statements, anyone's, would join it.
+pub fn script_left_transaction_open(sql: &str) -> EngineError {
+    EngineError::interface(format!(
+        "the script left a transaction open, so it was rolled back: end it in the script \
+         (COMMIT), or run the script inside `engine.begin()`; the script: {sql:?}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,9 +14,10 @@ use tokio::sync::oneshot;
 
 use crate::backend::{Backend, Conn};
 use crate::cancel::{cancellable, cancelled, unless_cancelled, AfterCancel};
-use crate::errors::{EngineError, EngineResult};
+use crate::errors::{script_left_transaction_open, EngineError, EngineResult};
 use crate::pg_pool::Ending;
-use crate::statement::{Action, Payload, Statement};
+use crate::postgres;
+use crate::statement::{may_open_transaction, Action, Payload, Statement};
 
 pub async fn run_pooled(
     backend: &Backend,
@@ -93,6 +94,12 @@ async fn run_on(
     }
     let work = watched(conn.run(stmt, cache, true), &waited);
     let (outcome, after) = cancellable(canceller, work, cancel).await;
+    if outcome.is_ok() && stmt.action == Action::Script && may_open_transaction(&stmt.sql) {
+        if let Err(err) = refuse_open_transaction(conn, &stmt.sql).await {
+            // Closing the connection rolls the transaction back.
+            return Attempt::Done(Err(err), AfterCancel::Discard);
+        }
+    }
     match outcome {
         Err(err)
             if after != AfterCancel::Discard
@@ -102,6 +109,19 @@ async fn run_on(
         }
         other => Attempt::Done(other, after),
     }
+}
+
+/// A script that left its connection inside a transaction (BEGIN without COMMIT) would have
+/// the connection's next statements, anyone's, join it: refused, and the connection closed,
+/// which rolls the transaction back. (SQLite's pool rolls back such a connection itself.)
+async fn refuse_open_transaction(conn: &Conn, sql: &str) -> EngineResult<()> {
+    let Conn::Pg { conn: pg, .. } = conn else {
+        return Ok(());
+    };
+    if !postgres::in_transaction_block(pg).await? {
+        return Ok(());
+    }
+    Err(script_left_transaction_open(sql))
 }
 
 /// `work`, noting in `waited` whether it ever had to wait.

@@ -131,11 +131,25 @@ fn check_parameter_count(stmt: &Statement) -> EngineResult<()> {
     Ok(())
 }
 
+/// Whether a transaction block is open on the connection (tokio-postgres does not expose the
+/// server's transaction status). Outside a block, a simple query's transaction starts with
+/// the query itself; inside one, it started with an earlier query.
+pub async fn in_transaction_block(conn: &PgConn) -> EngineResult<bool> {
+    let sql = "SELECT transaction_timestamp() <> statement_timestamp()";
+    let messages = conn
+        .simple_query(sql)
+        .await
+        .map_err(|e| statement_error(e, sql))?;
+    Ok(messages.iter().any(|message| {
+        matches!(message, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+    }))
+}
+
 async fn run_once(conn: &PgConn, stmt: &Statement, cache: bool) -> EngineResult<Payload> {
     check_parameter_count(stmt)?;
     let sql: &str = &stmt.sql;
     match stmt.action {
-        Action::Script => {
+        Action::Script | Action::Control => {
             conn.batch_execute(sql)
                 .await
                 .map_err(|e| statement_error(e, sql))?;

@@ -18,7 +18,7 @@ use crate::reply::{Reply, Shape};
 use crate::sequence::Ticket;
 use crate::shaping::RowShape;
 use crate::sqlite_direct::{self, Route};
-use crate::statement::{Action, Payload, Statement};
+use crate::statement::{opens_transaction, Action, Payload, Statement};
 use crate::stats::StatsDraft;
 use crate::task::TaskRef;
 use crate::transaction::TxShared;
@@ -60,6 +60,13 @@ impl StatementRunner {
         let prepared = (|| -> EngineResult<Statement> {
             self.core.check_open()?;
             let sql = sql_text(sql)?;
+            if self.transaction.is_none() && action != Action::Script && opens_transaction(sql) {
+                return Err(EngineError::interface(format!(
+                    "{sql:?} on the engine would begin a transaction on one pooled connection \
+                     that the statements after it do not use: begin one with `engine.begin()` \
+                     (in the ORM: `in_transaction()`)"
+                )));
+            }
             Ok(Statement {
                 sql: Arc::from(sql),
                 params: values_from_params(params)?,

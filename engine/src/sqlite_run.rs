@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::calendar::{
     civil_from_unix_micros, days_from_civil, format_datetime, format_offset, format_time,
 };
-use crate::errors::{EngineError, EngineResult};
+use crate::errors::{script_left_transaction_open, EngineError, EngineResult};
 use crate::savepoint::Savepoint;
 use crate::sqlite_errors::sqlite_error;
 use crate::statement::{Action, Payload, Statement};
@@ -136,8 +136,19 @@ pub fn rollback_if_open(conn: &mut Connection) -> EngineResult<()> {
 pub fn run(conn: &mut Connection, stmt: &Statement, cache: bool) -> EngineResult<Payload> {
     let sql: &str = &stmt.sql;
     let fail = |e: rusqlite::Error| sqlite_error(e, sql);
-    if stmt.action == Action::Script {
+    if stmt.action == Action::Control {
         conn.execute_batch(sql).map_err(fail)?;
+        return Ok(Payload::Done);
+    }
+    if stmt.action == Action::Script {
+        // Begun in autocommit mode, so on a pooled connection (transactions and the isolation
+        // hold one open): a user's script must not leave it inside a transaction.
+        let pooled = conn.is_autocommit();
+        conn.execute_batch(sql).map_err(fail)?;
+        if pooled && !conn.is_autocommit() {
+            rollback_if_open(conn)?;
+            return Err(script_left_transaction_open(sql));
+        }
         return Ok(Payload::Done);
     }
     if stmt.action == Action::ExecuteMany {
@@ -230,7 +241,7 @@ fn run_prepared(
             }
             Ok(Payload::Count(total))
         }
-        Action::Script => Ok(Payload::Done),
+        Action::Script | Action::Control => Ok(Payload::Done),
     }
 }
 

@@ -16,6 +16,9 @@ pub enum Action {
     ExecuteMany,
     /// Several `;`-separated statements without parameters (DDL, scripts).
     Script,
+    /// The engine's own transaction control (BEGIN, savepoints...): run as a script is, but
+    /// may leave a transaction open.
+    Control,
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +38,7 @@ impl Statement {
             sql: Arc::from(sql),
             params: Vec::new(),
             batches: Vec::new(),
-            action: Action::Script,
+            action: Action::Control,
             fault: None,
         }
     }
@@ -69,5 +72,53 @@ impl Payload {
             Payload::Count(n) => *n as usize,
             Payload::Done => 0,
         }
+    }
+}
+
+/// Whether `sql` begins a transaction (`BEGIN`, `START TRANSACTION`): on the engine such a
+/// statement would hold one pooled connection in a transaction that later statements, on
+/// other connections, never join.
+pub fn opens_transaction(sql: &str) -> bool {
+    let first = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == ';')
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    first.eq_ignore_ascii_case("begin") || first.eq_ignore_ascii_case("start")
+}
+
+/// Whether a script may open a transaction it leaves open (checked after it ran).
+pub fn may_open_transaction(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    lower.contains("begin") || lower.contains("start")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{may_open_transaction, opens_transaction};
+
+    #[test]
+    fn statements_that_begin_a_transaction() {
+        for sql in [
+            "BEGIN",
+            "  begin;",
+            "\n;Begin Transaction",
+            "START TRANSACTION",
+        ] {
+            assert!(opens_transaction(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 'BEGIN'",
+            "COMMIT",
+            "beginning",
+            "INSERT INTO start VALUES (1)",
+            "",
+        ] {
+            assert!(!opens_transaction(sql), "{sql}");
+        }
+        assert!(may_open_transaction(
+            "CREATE TABLE t (x int); BEGIN; INSERT INTO t VALUES (1)"
+        ));
+        assert!(!may_open_transaction("CREATE TABLE t (x int)"));
     }
 }

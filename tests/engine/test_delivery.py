@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from yara_orm import Engine, connect
-from yara_orm.exceptions import ConfigurationError
+from yara_orm.exceptions import ConfigurationError, InterfaceError
 
 from .conftest import placeholders
 
@@ -76,28 +76,40 @@ async def test_late_cancellations_never_reach_the_next_statement(
     assert status["idle"] == status["size"], status
 
 
-async def test_a_transaction_left_open_by_a_pooled_statement_does_not_leak(
-    tmp_path: Path,
+@pytest.fixture
+def shared_url(backend: str, url: str, tmp_path: Path) -> str:
+    """A database a second engine sees too (a file for SQLite)."""
+    return f"sqlite:///{tmp_path / 'kept.db'}" if backend == "sqlite" else url
+
+
+async def test_a_pooled_connection_is_never_left_inside_a_transaction(
+    backend: str, shared_url: str
 ) -> None:
-    # SQLite only: its pool knows whether a connection came back inside a transaction (and
-    # rolls it back, or drops it). A PostgreSQL connection's transaction state is not known
-    # to the pool (tokio-postgres does not expose it).
-    backend = "sqlite"
-    url = f"sqlite:///{tmp_path / 'kept.db'}"  # a file, so a second engine sees the commits
-    engine = await connect(url)
+    engine = await connect(shared_url, max_size=1)  # one connection: any leak would show
+    other = await connect(shared_url)
+    insert = f"INSERT INTO kept (x) VALUES ({placeholders(backend, 1)})"
     try:
-        await engine.execute_script("CREATE TABLE kept (x INTEGER)")
-        await engine.execute("BEGIN")  # leaves its pooled connection inside a transaction
-        await engine.execute(f"INSERT INTO kept (x) VALUES ({placeholders(backend, 1)})", [1])
-        # The insert committed on its own (another connection, or this one rolled back first).
-        other = await connect(url)
-        try:
-            assert await other.fetch_rows("SELECT count(*) FROM kept") == [(1,)]
-        finally:
-            await other.close()
+        await engine.execute_script("DROP TABLE IF EXISTS kept; CREATE TABLE kept (x INTEGER)")
+        for begin in ("BEGIN", "  start transaction"):
+            with pytest.raises(InterfaceError, match=r"engine\.begin\(\)"):
+                await engine.execute(begin)
+        with pytest.raises(InterfaceError, match="left a transaction open"):
+            await engine.execute_script("BEGIN; INSERT INTO kept (x) VALUES (1)")
+        await engine.execute(insert, [2])  # committed on its own, on the same connection
+        await engine.execute_script("BEGIN; INSERT INTO kept (x) VALUES (3); COMMIT")
+        assert await other.fetch_rows("SELECT x FROM kept ORDER BY x") == [(2,), (3,)]
+        tx = await engine.begin()  # a transaction of the engine's own is the way
+        await tx.execute(insert, [4])
+        await tx.commit()
+        assert await other.fetch_rows("SELECT count(*) FROM kept") == [(3,)]
         status = engine.pool_status()
         assert status["idle"] == status["size"], status
+        await engine.enter_isolation()  # refused in a test's isolation as in production
+        with pytest.raises(InterfaceError, match=r"engine\.begin\(\)"):
+            await engine.execute("BEGIN")
+        await engine.leave_isolation()
     finally:
+        await other.close()
         await engine.close()
 
 
