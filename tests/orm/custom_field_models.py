@@ -52,12 +52,20 @@ class IsoDatetimeField(fields.DatetimeField):
         return None if read is None else read.isoformat()
 
 
+class ShoutField(fields.CharField):
+    """A built-in field whose check does more: the constructor must call it."""
+
+    def check(self, value: Any) -> Any:
+        return super().check(value).upper()
+
+
 class Paint(Model):
     name = fields.CharField(max_length=20)
     colour = ColourField(Colour, null=True)
     extra = TaggedJSONField(null=True)
     dried = IsoDatetimeField(null=True)
     coats = fields.IntField(null=True, validators=[MinValueValidator(1)])
+    label = ShoutField(max_length=10, null=True)
 
 
 __all__ = ["Colour", "ColourField", "IsoDatetimeField", "Paint", "TaggedJSONField"]

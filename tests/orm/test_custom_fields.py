@@ -9,7 +9,7 @@ import pytest
 
 from tests.orm.conftest import initialised
 from tests.orm.custom_field_models import Colour, Paint
-from yara_orm import connections
+from yara_orm import ValidationError, connections
 
 
 @pytest.fixture
@@ -48,3 +48,12 @@ async def test_custom_field_rejects_what_its_conversion_rejects(paints: str) -> 
     with pytest.raises(TypeError, match="expected Colour"):
         await Paint.create(name="x", colour="red")
     assert await Paint.all().count() == 0
+
+
+async def test_a_subclass_that_checks_more_is_checked_by_the_constructor(paints: str) -> None:
+    paint = Paint(name="a", label="quiet")
+    assert paint.label == "QUIET"
+    await paint.save()
+    assert await Paint.filter(label="QUIET").count() == 1
+    with pytest.raises(ValidationError, match="label"):
+        Paint(name="b", label="far too long")

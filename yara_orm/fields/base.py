@@ -272,6 +272,22 @@ class Field(Generic[VALUE]):
             self.run_validators(value)
         return value
 
+    def init_fast_test(self) -> str | None:
+        """For the constructor compiled per model: a Python expression over `v` that is true
+        only when `validate(v, False)` would return `v` itself, so the constructor stores it
+        without the call (None: always call `validate`)."""
+        return None
+
+    def validates_as(self, owner: type[Field[Any]]) -> bool:
+        """Whether this field validates exactly as the built-in `owner` does (a subclass
+        that checks or accepts more must not get `owner`'s `init_fast_test`)."""
+        cls = type(self)
+        return (
+            cls.validate is Field.validate
+            and cls.check is owner.check
+            and cls.python_types is owner.python_types
+        )
+
     def run_validators(self, value: Any) -> None:
         """The field's own `validators=`; a failure names the field and the value."""
         plain = value.value if isinstance(value, enum.Enum) else value

@@ -47,6 +47,10 @@ class IntField(Field[Any]):
             raise self.fail(value, f"is out of range [{low}, {high}]")
         return value
 
+    def init_fast_test(self) -> str | None:
+        low, high = self.bounds
+        return f"type(v) is int and {low} <= v <= {high}" if self.validates_as(IntField) else None
+
 
 class BigIntField(IntField):
     db_kind: ClassVar[str] = "bigint"
@@ -61,6 +65,9 @@ class SmallIntField(IntField):
 class FloatField(Field[Any]):
     db_kind: ClassVar[str] = "float"
     python_types: ClassVar[tuple[type, ...]] = (float,)
+
+    def init_fast_test(self) -> str | None:
+        return "type(v) is float" if self.validates_as(FloatField) else None
 
     def coerce(self, value: Any) -> Any:
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
@@ -146,6 +153,11 @@ class CharField(Field[Any]):
             raise self.fail(value, f"is longer than max_length={self.max_length}")
         return _no_nul(self, value)
 
+    def init_fast_test(self) -> str | None:
+        if not self.validates_as(CharField):
+            return None
+        return f"type(v) is str and len(v) <= {self.max_length} and '\\x00' not in v"
+
 
 def _as_text(field: Field[Any], value: Any) -> str:
     """Numbers and UUIDs become their text, as Tortoise stores them (`17` -> "17"); anything
@@ -182,10 +194,16 @@ class TextField(Field[Any]):
     def check(self, value: Any) -> Any:
         return _no_nul(self, value)
 
+    def init_fast_test(self) -> str | None:
+        return "type(v) is str and '\\x00' not in v" if self.validates_as(TextField) else None
+
 
 class BooleanField(Field[Any]):
     db_kind: ClassVar[str] = "bool"
     python_types: ClassVar[tuple[type, ...]] = (bool,)
+
+    def init_fast_test(self) -> str | None:
+        return "type(v) is bool" if self.validates_as(BooleanField) else None
 
     def coerce(self, value: Any) -> Any:
         if value in (0, 1) and isinstance(value, int):
@@ -368,6 +386,9 @@ class TimeDeltaField(Field[Any]):
 class UUIDField(Field[Any]):
     db_kind: ClassVar[str] = "uuid"
     python_types: ClassVar[tuple[type, ...]] = (uuid.UUID,)
+
+    def init_fast_test(self) -> str | None:
+        return "type(v) is UUID" if self.validates_as(UUIDField) else None
 
     def __init__(self, **kwargs: Any) -> None:
         if (kwargs.get("pk") or kwargs.get("primary_key")) and kwargs.get("default") is None:

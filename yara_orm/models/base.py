@@ -19,7 +19,7 @@ from yara_orm.exceptions import (
     ParamsError,
     ValidationError,
 )
-from yara_orm.fields.base import NO_DEFAULT, DatabaseDefault, Field
+from yara_orm.fields.base import DatabaseDefault, Field
 from yara_orm.fields.relations import (
     BackwardManyToMany,
     BackwardOneToOne,
@@ -32,7 +32,7 @@ from yara_orm.fields.relations import (
 from yara_orm.fields.scalars import IntField
 from yara_orm.indexes import as_index
 from yara_orm.manager import Manager
-from yara_orm.models.meta import InitDefault, MetaInfo, attname, write_step
+from yara_orm.models.meta import MetaInfo, attname, write_step
 from yara_orm.models.registry import registry
 from yara_orm.query.expressions import Expression
 from yara_orm.router import router
@@ -176,41 +176,7 @@ class Model(metaclass=ModelMeta):
     _partial: bool = False
 
     def __init__(self, **kwargs: Any) -> None:
-        meta = self._meta
-        if not meta.finalized:
-            raise ConfigurationError(
-                f"{type(self).__name__} is not initialised: call `await YaraOrm.init(...)` first"
-            )
-        state = self.__dict__
-        if not meta.column_names.issuperset(kwargs):
-            self._refuse_init_names(kwargs)
-        waiting: dict[str, Any] = {}
-        for field, name, key, is_fk, validate, default in meta.init_plan:
-            if is_fk:
-                if name in kwargs:
-                    setattr(self, name, kwargs[name])
-                    continue
-                value = kwargs.get(key)
-                if value is not None:
-                    value = validate(value, False)
-                state[key] = value
-                continue
-            value = kwargs.get(name, NO_DEFAULT)
-            if value is not NO_DEFAULT:
-                state[name] = value if isinstance(value, Expression) else validate(value, False)
-            elif default is InitDefault.VALUE:
-                state[name] = validate(field.default_value(), False)
-            elif default is InitDefault.AWAITED:
-                waiting[name] = field.default  # awaited on save
-                state[name] = None
-            elif default is InitDefault.DATABASE:
-                state[name] = DatabaseDefault(field)
-            else:
-                state[name] = None
-        if waiting:
-            state["_await_when_save"] = waiting
-        # Until an attribute is set, a save need not validate these values again.
-        state["_as_validated"] = True
+        self._meta.construct(self, kwargs)
 
     def _refuse_init_names(self, kwargs: dict[str, Any]) -> None:
         """The constructor's error for a keyword that is not a column."""

@@ -8,9 +8,10 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from yara_orm.exceptions import FieldError
+from yara_orm.exceptions import ConfigurationError, FieldError
 from yara_orm.fields.base import Field
 from yara_orm.fields.relations import ForeignKeyField
+from yara_orm.models.constructor import Constructor, compile_constructor
 
 if TYPE_CHECKING:
     from yara_orm.indexes import Index
@@ -69,6 +70,8 @@ class MetaInfo:
         self.init_plan: tuple[InitStep, ...] = ()
         # Names a constructor takes for columns (field names and `_id` attnames).
         self.column_names: frozenset[str] = frozenset()
+        # The constructor compiled from `init_plan` (see `constructor`).
+        self.construct: Constructor = self._not_initialised
 
     def add_field(self, name: str, field: Field[Any]) -> None:
         field.bind(self.model, name)
@@ -93,7 +96,13 @@ class MetaInfo:
         self.write_plan = tuple(write_step(f) for f in self.columns)
         self.init_plan = tuple(init_step(f) for f in self.columns)
         self.column_names = frozenset({*(f.name for f in self.columns), *self.attnames})
+        self.construct = compile_constructor(self.init_plan, self.column_names)
         self.finalized = True
+
+    def _not_initialised(self, instance: Model, kwargs: dict[str, Any]) -> None:
+        raise ConfigurationError(
+            f"{self.model.__name__} is not initialised: call `await YaraOrm.init(...)` first"
+        )
 
     # Tortoise's names ------------------------------------------------------------------
 
