@@ -22,6 +22,7 @@ from yara_orm.exceptions import ConfigurationError, ParamsError
 
 if TYPE_CHECKING:
     from yara_orm._engine import _RowShape as RowShape
+    from yara_orm.transactions import TransactionClient
 
 
 @dataclass(eq=False)
@@ -69,6 +70,12 @@ class LoadContext:
 
 current_load: contextvars.ContextVar[LoadContext | None] = contextvars.ContextVar(
     "yara_current_load", default=None
+)
+
+# The transactions this task has open, by connection name (see `transactions`); kept here so
+# that `Connections.get`, on every statement's path, reads it without importing that module.
+open_transactions: contextvars.ContextVar[dict[str, TransactionClient] | None] = (
+    contextvars.ContextVar("yara_transactions", default=None)
 )
 
 
@@ -304,11 +311,12 @@ class Connections:
 
     def get(self, name: str = "default") -> DatabaseClient:
         """The client for `name`: the current transaction's, if one is open in this task."""
-        from yara_orm.transactions import current_transaction
-
-        active = current_transaction(name)
+        active = open_transactions.get()
         if active is not None:
-            return active
+            client = active.get(name)
+            # One begun on a connection since closed and replaced is not current.
+            if client is not None and self._clients.get(name) is client.base:
+                return client
         return self.base(name)
 
     def find(self, name: str) -> DatabaseClient | None:

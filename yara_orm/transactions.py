@@ -7,7 +7,6 @@ nesting opens a savepoint that rolls back alone.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import itertools
 import random
@@ -16,12 +15,10 @@ from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
 from yara_orm._engine import Transaction
-from yara_orm.connection import DatabaseClient, connections
+from yara_orm.connection import DatabaseClient, connections, open_transactions
 from yara_orm.exceptions import ConfigurationError, DatabaseError, TransactionManagementError
 
-_current: contextvars.ContextVar[dict[str, TransactionClient] | None] = contextvars.ContextVar(
-    "yara_transactions", default=None
-)
+_current = open_transactions
 _savepoint_ids = itertools.count(1)
 
 

@@ -36,6 +36,19 @@ if TYPE_CHECKING:
     from yara_orm.query.queryset import QuerySet
 
 
+# `Model`, imported on first use (`models.base` imports this module); an import statement in
+# `db_value`, which runs for every parameter, cost a microsecond each time.
+_model: type[Model] | None = None
+
+
+def _model_type() -> type[Model]:
+    global _model
+    from yara_orm.models.base import Model
+
+    _model = Model
+    return Model
+
+
 @dataclass
 class Join:
     alias: str
@@ -301,7 +314,7 @@ class Compiler:
 
     @staticmethod
     def db_value(field: Field[Any] | None, value: Any) -> Any:
-        from yara_orm.models.base import Model
+        Model = _model or _model_type()
 
         if isinstance(field, ForeignKeyField):
             if isinstance(value, Model):

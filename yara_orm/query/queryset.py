@@ -3,7 +3,6 @@ with `async for`, or asked for `count()`, `exists()`, `first()`, `update()`, `de
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Generator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, cast
 
@@ -79,7 +78,8 @@ class QuerySet(Generic[M]):
         self._load_context: LoadContext | None = None
 
     def _clone(self) -> Self:
-        clone = copy.copy(self)
+        clone = type(self).__new__(type(self))  # a third of copy.copy's time
+        clone.__dict__.update(self.__dict__)
         clone._filters = list(self._filters)
         clone._annotations = dict(self._annotations)
         clone._prefetch = list(self._prefetch)

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from yara_orm.query.compiler import Compiler
 from yara_orm.query.expressions import Expression, Q
 
 if TYPE_CHECKING:
     from yara_orm.fields.base import Field
-    from yara_orm.query.compiler import Compiler, SelectPlan, Statements
+    from yara_orm.query.compiler import SelectPlan, Statements
     from yara_orm.query.queryset import QuerySet
 
 # One entry per (statement kind, model, dialect, filter keys, ordering, limit/offset
@@ -80,8 +81,6 @@ def _shape(query: QuerySet[Any]) -> tuple[tuple[Any, ...], list[Any]] | None:
 def _parameters(
     query: QuerySet[Any], fields: tuple[Field[Any], ...], values: list[Any]
 ) -> list[Any]:
-    from yara_orm.query.compiler import Compiler
-
     params = [Compiler.db_value(field, value) for field, value in zip(fields, values, strict=True)]
     if query._limit is not None:
         params.append(query._limit)
