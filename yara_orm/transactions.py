@@ -18,7 +18,6 @@ from yara_orm._engine import Transaction
 from yara_orm.connection import DatabaseClient, connections, open_transactions
 from yara_orm.exceptions import ConfigurationError, DatabaseError, TransactionManagementError
 
-_current = open_transactions
 _savepoint_ids = itertools.count(1)
 
 
@@ -54,7 +53,7 @@ class TransactionClient(DatabaseClient):
 def current_transaction(name: str) -> TransactionClient | None:
     """The transaction this task has open on connection `name`. One begun on a connection
     that has since been closed and replaced (the ORM initialised again) is not it."""
-    active = _current.get()
+    active = open_transactions.get()
     client = None if active is None else active.get(name)
     if client is not None and connections.find(name) is not client.base:
         return None
@@ -78,7 +77,7 @@ async def in_transaction(
     # SAVEPOINT under a test's isolation…).
     transaction = await base.control_after(lambda begun: begun.begin_sql, engine.begin(isolation))
     client = TransactionClient(base, transaction)
-    token = _current.set({**(_current.get() or {}), name: client})
+    token = open_transactions.set({**(open_transactions.get() or {}), name: client})
     try:
         yield client
     except BaseException:
@@ -89,7 +88,7 @@ async def in_transaction(
         if not client.finished:
             await client.commit()
     finally:
-        _current.reset(token)
+        open_transactions.reset(token)
 
 
 @asynccontextmanager

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::{EngineCore, IsolationState};
-use crate::errors::{EngineError, EngineResult};
 use futures_util::future::{BoxFuture, FutureExt};
 
+use crate::core::{EngineCore, IsolationState};
+use crate::errors::{EngineError, EngineResult};
 use crate::pinned::{Pinned, Purpose, Slot};
 use crate::savepoint::{next_id, Savepoint};
 

@@ -102,13 +102,14 @@ async def test_a_transaction_left_open_by_a_closed_orm_is_not_used_after_init(
 ) -> None:
     # A context (a fixture's task, say) that still holds a transaction of an ORM since closed
     # and initialised again must use the new connection, not the dead transaction.
-    from yara_orm.transactions import _current, current_transaction
+    from yara_orm.connection import open_transactions
+    from yara_orm.transactions import current_transaction
 
     url = "sqlite://:memory:" if orm == "sqlite" else str(request.getfixturevalue("pg_url"))
     stale = connections.get()
     async with in_transaction() as tx:
         pass
-    token = _current.set({"default": tx})
+    token = open_transactions.set({"default": tx})
     assert current_transaction("default") is tx
     await YaraOrm.close()
     await YaraOrm.init(url, models=["tests.orm.models"])
@@ -117,4 +118,4 @@ async def test_a_transaction_left_open_by_a_closed_orm_is_not_used_after_init(
         assert connections.get() is not stale
         await connections.get().execute_query("SELECT 1")
     finally:
-        _current.reset(token)
+        open_transactions.reset(token)

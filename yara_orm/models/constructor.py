@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 Constructor = Callable[["Model", dict[str, Any]], None]
 
 
-def compile_constructor(plan: tuple[InitStep, ...], accepted: frozenset[str]) -> Constructor:
+def compile_constructor(
+    model_name: str, plan: tuple[InitStep, ...], accepted: frozenset[str]
+) -> Constructor:
     """`construct(instance, kwargs)`: what `Model.__init__(**kwargs)` does for this plan;
     `accepted`: the keywords it takes (field names and `_id` attributes)."""
     # Imported here: `meta` imports this module, and the query package imports `meta`.
@@ -89,6 +91,8 @@ def compile_constructor(plan: tuple[InitStep, ...], accepted: frozenset[str]) ->
         lines += ["    if waiting:", "        state['_await_when_save'] = waiting"]
     # Until an attribute is set, a save need not validate these values again.
     lines.append("    state['_as_validated'] = True")
-    exec("\n".join(lines), namespace)
+    # Our own source, from the plan; a traceback through it names the model.
+    code = compile("\n".join(lines), f"<constructor of {model_name}>", "exec")
+    exec(code, namespace)
     constructor: Constructor = namespace["construct"]
     return constructor

@@ -96,7 +96,7 @@ class MetaInfo:
         self.write_plan = tuple(write_step(f) for f in self.columns)
         self.init_plan = tuple(init_step(f) for f in self.columns)
         self.column_names = frozenset({*(f.name for f in self.columns), *self.attnames})
-        self.construct = compile_constructor(self.init_plan, self.column_names)
+        self.construct = compile_constructor(self.model.__name__, self.init_plan, self.column_names)
         self.finalized = True
 
     def _not_initialised(self, instance: Model, kwargs: dict[str, Any]) -> None:
