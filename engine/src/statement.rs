@@ -89,8 +89,8 @@ pub fn opens_transaction(sql: &str) -> bool {
 
 /// Whether a script may open a transaction it leaves open (checked after it ran).
 pub fn may_open_transaction(sql: &str) -> bool {
-    let lower = sql.to_ascii_lowercase();
-    lower.contains("begin") || lower.contains("start")
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("start"))
 }
 
 #[cfg(test)]
@@ -119,6 +119,11 @@ mod tests {
         assert!(may_open_transaction(
             "CREATE TABLE t (x int); BEGIN; INSERT INTO t VALUES (1)"
         ));
-        assert!(!may_open_transaction("CREATE TABLE t (x int)"));
+        assert!(may_open_transaction(
+            "start transaction; insert into t values (1)"
+        ));
+        assert!(!may_open_transaction(
+            "CREATE TABLE t (x int, start_date date, begins int)"
+        ));
     }
 }
