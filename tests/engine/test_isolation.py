@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -152,63 +153,48 @@ async def test_closing_an_isolated_engine_rolls_back(
         await check.close()
 
 
+def start_rewind(engine: Engine, way: str) -> Callable[[], int]:
+    """Rewind the innermost level the blocking way, or start it in the background; the
+    function returned gives the depth once the rollback has run."""
+    if way == "blocking":
+        depth = engine.rewind_isolation_blocking()
+        return lambda: depth
+    return engine.start_rewind_isolation().wait
+
+
+@pytest.mark.parametrize("way", ["blocking", "background"])
 async def test_rewinding_a_level_drops_its_work_and_keeps_it_open(
-    engine: Engine, backend: str, table: None
+    engine: Engine, backend: str, table: None, way: str
 ) -> None:
     assert engine.enter_isolation_blocking() == 1
     await engine.execute(insert_sql(backend), [2])
     left_open = await engine.begin()
     await left_open.execute(insert_sql(backend), [3])
-    assert engine.rewind_isolation_blocking() == 1
+    finish = start_rewind(engine, way)
+    # In the background way sent before the rollback is known to have run: it lands after it.
+    await engine.execute(insert_sql(backend), [4])  # still isolated: gone at the end
+    assert finish() == 1
     assert engine.isolation_depth == 1
-    assert await ids(engine) == [1]
+    assert await ids(engine) == [1, 4]
     with pytest.raises(InterfaceError, match="has been left"):
         await left_open.execute(insert_sql(backend), [9])
-    await engine.execute(insert_sql(backend), [4])  # still isolated: gone at the end
     assert engine.enter_isolation_blocking() == 2
     await engine.execute(insert_sql(backend), [5])
     inner = await engine.begin()
     await inner.execute(insert_sql(backend), [6])
-    assert engine.rewind_isolation_blocking() == 2
+    assert start_rewind(engine, way)() == 2
     assert await ids(engine) == [1, 4]
     with pytest.raises(InterfaceError, match="has been left"):
         await inner.commit()
     await engine.execute(insert_sql(backend), [7])
-    assert engine.rewind_isolation_blocking() == 2  # twice in a row: a fresh savepoint each time
-    assert await ids(engine) == [1, 4]
-    assert engine.leave_isolation_blocking() == 1
-    assert await ids(engine) == [1, 4]
-    assert engine.leave_isolation_blocking() == 0
-    assert await ids(engine) == [1]
-    with pytest.raises(InterfaceError, match="not in isolation mode"):
-        engine.rewind_isolation_blocking()
-
-
-async def test_a_rewind_not_waited_for_still_comes_before_what_follows(
-    engine: Engine, backend: str, table: None
-) -> None:
-    assert engine.enter_isolation_blocking() == 1
-    await engine.execute(insert_sql(backend), [2])
-    left_open = await engine.begin()
-    await left_open.execute(insert_sql(backend), [3])
-    rewind = engine.start_rewind_isolation()
-    # Sent before the rollback is known to have run: it lands after it, in the renewed level.
-    await engine.execute(insert_sql(backend), [4])
-    assert rewind.wait() == 1
-    assert rewind.done
-    assert await ids(engine) == [1, 4]
-    with pytest.raises(InterfaceError, match="has been left"):
-        await left_open.execute(insert_sql(backend), [9])
-    assert engine.enter_isolation_blocking() == 2
-    await engine.execute(insert_sql(backend), [5])
-    rewind = engine.start_rewind_isolation()
+    finish = start_rewind(engine, way)  # twice in a row: a fresh savepoint each time
     assert engine.leave_isolation_blocking() == 1  # queued behind the rollback
-    assert rewind.wait() == 2
+    assert finish() == 2
     assert await ids(engine) == [1, 4]
     assert engine.leave_isolation_blocking() == 0
     assert await ids(engine) == [1]
     with pytest.raises(InterfaceError, match="not in isolation mode"):
-        engine.start_rewind_isolation()
+        start_rewind(engine, way)
 
 
 async def test_a_rewind_started_while_a_statement_runs_undoes_that_statement_too(
