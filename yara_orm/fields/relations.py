@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from yara_orm.exceptions import ConfigurationError, RelationTypeError
+from yara_orm.exceptions import ConfigurationError, RelationTypeError, ValidationError
 from yara_orm.fields.base import (
     CASCADE,
     NO_ACTION,
@@ -123,7 +123,11 @@ class ForeignKeyField(RelationField[MODEL]):
     def validate(self, value: Any, run_validators: bool = True) -> Any:
         if value is None:
             return super().validate(value, run_validators)
-        return self.target_field.validate(value, run_validators)
+        try:
+            return self.target_field.validate(value, run_validators)
+        except ValidationError as error:
+            # Named as the key it was given for, not as the target's column it refers to.
+            raise self.fail(value, f"is not a valid key ({error})") from error
 
     def init_fast_test(self) -> str | None:
         if type(self).validate is not ForeignKeyField.validate:
