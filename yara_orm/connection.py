@@ -311,13 +311,16 @@ class Connections:
 
     def get(self, name: str = "default") -> DatabaseClient:
         """The client for `name`: the current transaction's, if one is open in this task."""
+        return self.transaction(name) or self.base(name)
+
+    def transaction(self, name: str) -> TransactionClient | None:
+        """The transaction this task has open on connection `name`. One begun on a connection
+        that has since been closed and replaced (the ORM initialised again) is not it."""
         active = open_transactions.get()
-        if active is not None:
-            client = active.get(name)
-            # One begun on a connection since closed and replaced is not current.
-            if client is not None and self._clients.get(name) is client.base:
-                return client
-        return self.base(name)
+        client = None if active is None else active.get(name)
+        if client is not None and self._clients.get(name) is not client.base:
+            return None
+        return client
 
     def find(self, name: str) -> DatabaseClient | None:
         """The client outside any transaction, or None if no connection has that name."""

@@ -51,13 +51,8 @@ class TransactionClient(DatabaseClient):
 
 
 def current_transaction(name: str) -> TransactionClient | None:
-    """The transaction this task has open on connection `name`. One begun on a connection
-    that has since been closed and replaced (the ORM initialised again) is not it."""
-    active = open_transactions.get()
-    client = None if active is None else active.get(name)
-    if client is not None and connections.find(name) is not client.base:
-        return None
-    return client
+    """The transaction this task has open on connection `name` (see `Connections.transaction`)."""
+    return connections.transaction(name)
 
 
 @asynccontextmanager

@@ -522,17 +522,22 @@ class DatabaseSession:
             and len(self.parked) == len(engines)
             and all(kept is wanted for kept, wanted in zip(self.parked, engines, strict=True))
         ):
-            (parked, self.parked), (rewinds, self.rewinds) = (self.parked, []), (self.rewinds, [])
-            return isolation.finish_rewind(parked, rewinds)
+            return isolation.finish_rewind(*self._release_parked())
         self.unpark()
         return False
 
     def unpark(self) -> None:
         """Close the kept level: anything run outside a test (a seed, a fixture that unblocks
         the database, the session's end) must not land in it."""
-        (engines, self.parked), (rewinds, self.rewinds) = (self.parked, []), (self.rewinds, [])
+        engines, rewinds = self._release_parked()
         if isolation.finish_rewind(engines, rewinds):
             isolation.leave(engines)
+
+    def _release_parked(self) -> tuple[list[Engine], list[Rewind]]:
+        """The kept level's engines and their rollbacks, no longer kept."""
+        released = self.parked, self.rewinds
+        self.parked, self.rewinds = [], []
+        return released
 
     def finish(self) -> None:
         self.unpark()

@@ -46,12 +46,12 @@ impl PoolOptions {
 }
 
 pub fn seconds(name: &str, value: f64) -> EngineResult<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(EngineError::config(format!(
+    match Duration::try_from_secs_f64(value) {
+        // Too large for a Duration is refused too, rather than panicking.
+        Ok(duration) if value > 0.0 => Ok(duration),
+        _ => Err(EngineError::config(format!(
             "{name} must be a positive number of seconds, not {value}"
-        )))
+        ))),
     }
 }
 

@@ -4,11 +4,12 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::future::{BoxFuture, FutureExt};
 use pyo3::prelude::*;
 
+use crate::config::seconds;
 use crate::errors::{EngineError, EngineResult};
 use crate::runtime::runtime;
 
@@ -86,12 +87,7 @@ impl Rewind {
     /// raised. `timeout`: seconds.
     #[pyo3(signature = (timeout=300.0))]
     fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
-        let limit = Duration::try_from_secs_f64(timeout).map_err(|_| {
-            EngineError::interface(format!(
-                "timeout must be a number of seconds, not {timeout}"
-            ))
-            .into_pyerr(py)
-        })?;
+        let limit = seconds("timeout", timeout).map_err(|e| e.into_pyerr(py))?;
         let result = py.detach(|| {
             let deadline = Instant::now() + limit;
             let mut slot = self.outcome.lock();
