@@ -3,7 +3,7 @@
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import Any, Literal, final, overload
 
 from typing_extensions import disjoint_base
@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "connect",
     "shape_rows",
+    "user_location",
 ]
 __version__: str
 
@@ -210,6 +211,15 @@ async def connect(
     connect_timeout: float = 10.0,
     statement_cache: bool = True,
 ) -> Engine: ...
+def user_location(
+    codes: dict[int, tuple[CodeType, str, dict[int, str]]],
+    classify: Callable[[CodeType], tuple[CodeType, str, dict[int, str]]],
+) -> str | None:
+    """`"name:line"` of the innermost frame (the caller's included) whose code `codes` names
+    (by `id(code)`: the code, its file as shown or "" to skip it, and locations by instruction
+    offset, filled in here); a code not in `codes` is given to `classify`, which adds its entry
+    and returns it. None when every frame is skipped."""
+
 def shape_rows(
     rows: list[tuple[Any, ...]],
     names: tuple[str, ...],

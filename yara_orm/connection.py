@@ -79,9 +79,10 @@ open_transactions: contextvars.ContextVar[dict[str, TransactionClient] | None] =
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class QueryEvent:
-    """One statement, as listeners see it."""
+    """One statement, as listeners see it. `control`: the engine's transaction control
+    (`BEGIN`, `COMMIT`, savepoints), labelled with the SQL it runs; it carries no timings."""
 
     sql: str
     params: Sequence[Any] | None
@@ -89,7 +90,7 @@ class QueryEvent:
     stats: QueryStats | None = None
     error: BaseException | None = None
     context: LoadContext | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    control: bool = False
 
 
 T = TypeVar("T")
@@ -231,7 +232,7 @@ class DatabaseClient:
         `sql` (the SQL the engine runs for it; it carries no engine timings)."""
         if not _listeners:
             return await operation
-        event = QueryEvent(sql, None, self.name, extra={"control": True})
+        event = QueryEvent(sql, None, self.name, control=True)
         result: T = await self._observed(event, operation)
         return result
 
@@ -239,7 +240,7 @@ class DatabaseClient:
         """`control()` for an operation whose SQL is known once it has run (`begin`)."""
         if not _listeners:
             return await operation
-        event = QueryEvent("", None, self.name, extra={"control": True})
+        event = QueryEvent("", None, self.name, control=True)
         try:
             result: T = await operation
         except BaseException as error:

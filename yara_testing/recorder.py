@@ -7,7 +7,6 @@ import contextlib
 import contextvars
 import functools
 import os
-import sys
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from types import CodeType
 from typing import Any
 
 import yara_orm
+from yara_orm import _engine
 from yara_orm.connection import LoadContext, QueryEvent, add_listener, remove_listener
 
 _SKIPPED_ROOTS = tuple(
@@ -35,36 +35,44 @@ query_origin: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
-def user_location(skip: int = 2) -> str:
+def user_location() -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
     `query_origin`."""
-    frame = sys._getframe(skip)
-    names = _code_names.names
-    cwd = os.getcwd()  # file names are shown relative to it, and tests change it
-    if _code_names.cwd != cwd:
-        names.clear()
-        _code_names.cwd = cwd
-    while frame is not None:
-        code = frame.f_code
-        name = names.get(code)
-        if name is None:
-            filename = code.co_filename
-            skipped = filename.startswith(_SKIPPED_ROOTS) or filename.startswith("<")
-            name = names[code] = "" if skipped else _shortened(filename, cwd)
-        if name:
-            return f"{name}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return query_origin.get()
+    _code_names.follow_cwd()
+    return _recorded_location()
+
+
+def _recorded_location() -> str:
+    """`user_location()` with file names relative to the working directory the log was opened
+    in (`Recorder.capture`): asking the system for it costs more than the rest of the lookup."""
+    found = _engine.user_location(_code_names.codes, _code_names.classify)
+    return found if found is not None else query_origin.get()
 
 
 class _CodeNames:
     """Per code object met on the way to the user's frame (the same few dozen for every
-    statement): its file name as shown, relative to `cwd`, or "" for the ORM's, the toolkit's
-    and the stdlib's own code."""
+    statement), by id (hashing a code hashes its constants and byte code): the code, which
+    keeps its id its own while cached, its file name as shown (relative to `cwd`) or "" for
+    the ORM's, the toolkit's and the stdlib's own code, and its locations by instruction
+    offset. The walk itself is the engine's: in Python it cost more than the rest of a record."""
 
     def __init__(self) -> None:
-        self.cwd = ""
-        self.names: dict[CodeType, str] = {}
+        self.reset("")
+
+    def reset(self, cwd: str) -> None:
+        self.cwd = cwd
+        self.codes: dict[int, tuple[CodeType, str, dict[int, str]]] = {}
+
+    def follow_cwd(self) -> None:
+        cwd = os.getcwd()  # file names are shown relative to it, and tests change it
+        if self.cwd != cwd:
+            self.reset(cwd)
+
+    def classify(self, code: CodeType) -> tuple[CodeType, str, dict[int, str]]:
+        filename = code.co_filename
+        skipped = filename.startswith(_SKIPPED_ROOTS) or filename.startswith("<")
+        entry = self.codes[id(code)] = (code, "" if skipped else _shortened(filename, self.cwd), {})
+        return entry
 
 
 _code_names = _CodeNames()
@@ -108,25 +116,36 @@ class QueryRecord:
 
     @classmethod
     def from_event(cls, event: QueryEvent, location: str, test: str | None) -> QueryRecord:
-        stats = event.stats
-        simulated = getattr(stats, "simulated", 0.0) if stats else 0.0
-        fault = getattr(event.error, "injected", None)
-        injected = fault or (f"latency {simulated * 1000:.2f} ms" if simulated else None)
+        # Positional, and no attribute looked up twice: this runs for every statement.
+        stats, error = event.stats, event.error
+        injected = error_text = None
+        if error is not None:
+            injected = getattr(error, "injected", None)
+            error_text = f"{type(error).__name__}: {error}"
+        if stats is None:
+            duration = gil_held = gil_wait = io = simulated = 0.0
+            rows = 0
+        else:
+            duration, gil_held, gil_wait = stats.total, stats.gil_held, stats.gil_wait
+            io, rows, simulated = stats.io, stats.rows, stats.simulated
+            if simulated and injected is None:
+                injected = f"latency {simulated * 1000:.2f} ms"
+        params = event.params
         return cls(
-            sql=event.sql,
-            params=tuple(event.params or ()),
-            duration=stats.total if stats else 0.0,
-            gil_held=stats.gil_held if stats else 0.0,
-            gil_wait=stats.gil_wait if stats else 0.0,
-            io=stats.io if stats else 0.0,
-            rows=stats.rows if stats else 0,
-            location=location,
-            test=test,
-            connection=event.connection,
-            error=None if event.error is None else f"{type(event.error).__name__}: {event.error}",
-            context=event.context,
-            injected=injected,
-            simulated=simulated,
+            event.sql,
+            params if type(params) is tuple else tuple(params or ()),
+            duration,
+            gil_held,
+            gil_wait,
+            io,
+            rows,
+            location,
+            test,
+            event.connection,
+            error_text,
+            event.context,
+            injected,
+            simulated,
         )
 
     def describe(self, number: int | None = None) -> str:
@@ -239,21 +258,22 @@ class Recorder:
         self._installs = 0
 
     def __call__(self, event: QueryEvent) -> None:
-        if event.extra.get("control") and not getattr(event.error, "injected", None):
+        if event.control and not getattr(event.error, "injected", None):
             # BEGIN/COMMIT/SAVEPOINT of user transactions are not queries (unless the database
             # simulation failed one: that failure is the test's to see).
             return
         if not self.logs and not self.listeners:
             return
-        record = QueryRecord.from_event(event, user_location(), self.test)
+        record = QueryRecord.from_event(event, _recorded_location(), self.test)
         for log in self.logs:
-            log.append(record)
+            log._records.append(record)
         for listener in self.listeners:
             listener(record)
 
     @contextlib.contextmanager
     def capture(self, log: QueryLog | None = None) -> Iterator[QueryLog]:
         log = QueryLog() if log is None else log
+        _code_names.follow_cwd()
         self.logs.append(log)
         try:
             yield log

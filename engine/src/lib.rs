@@ -21,6 +21,7 @@ mod pg_pool;
 mod pinned;
 mod pooled;
 mod postgres;
+mod py_frames;
 mod py_rewind;
 mod py_simulation;
 mod py_transaction;
@@ -52,6 +53,7 @@ fn _engine(module: &Bound<'_, PyModule>) -> PyResult<()> {
     bridge::install(module.py())?;
     module.add_function(wrap_pyfunction!(engine::connect, module)?)?;
     module.add_function(wrap_pyfunction!(shaping::shape_rows, module)?)?;
+    module.add_function(wrap_pyfunction!(py_frames::user_location, module)?)?;
     module.add_class::<runner::StatementRunner>()?;
     module.add_class::<engine::Engine>()?;
     module.add_class::<py_transaction::Transaction>()?;

@@ -30,7 +30,7 @@ async def test_every_kind_of_statement_passes_through(orm: str) -> None:
     # Labelled with what the engine runs: SQLite takes the write lock up front.
     begin = "BEGIN IMMEDIATE" if orm == "sqlite" else "BEGIN"
     assert sqls[-3:-2] == [begin] and sqls[-1] == "COMMIT"
-    timed = [e for e in events if not e.extra.get("control")]
+    timed = [e for e in events if not e.control]
     for event in timed:
         assert event.stats is not None
         assert event.stats.gil_held + event.stats.io <= event.stats.total + 1e-6
@@ -119,7 +119,7 @@ async def test_transaction_control_is_labelled_as_the_engine_runs_it(orm: str) -
                     await Author.create(name="Grace")
     finally:
         await engine.leave_isolation()
-    control = [e.sql for e in events if e.extra.get("control")]
+    control = [e.sql for e in events if e.control]
     # Under isolation a transaction is a savepoint: that is what listeners are told.
     assert control[0].startswith('SAVEPOINT "yara_tx_')
     assert control[1] == 'SAVEPOINT "yara_nested_' + control[1].split("_")[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from yara_testing import (
     assert_num_queries,
     record_queries,
 )
+
+THIS_FILE = Path(__file__).resolve()
 
 
 class Gadget(Model):
@@ -55,6 +58,28 @@ async def test_record_queries_in_any_code(orm: None) -> None:
     text = str(log)
     assert text.startswith("1. INSERT INTO") and "2 queries" in text
     assert gadget.pk
+
+
+async def test_locations_are_the_innermost_user_line_relative_to_the_log_s_directory(
+    orm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def helper() -> None:
+        await Gadget.all()  # the innermost line of user code: what each record names
+
+    helper_line = inspect.getsourcelines(helper)[1] + 1
+    with record_queries() as log:
+        for _ in range(2):
+            await helper()
+            line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+            await Gadget.filter(name="x").count()
+            await Gadget.filter(name="y").count()
+    here = THIS_FILE.relative_to(Path.cwd())
+    expected = [f"{here}:{helper_line}", f"{here}:{line}", f"{here}:{line + 1}"]
+    assert [r.location for r in log] == expected * 2
+    monkeypatch.chdir(tmp_path)  # the test file is not under it: its whole path is shown
+    with record_queries() as log:
+        await helper()
+    assert log[0].location == f"{THIS_FILE}:{helper_line}"
 
 
 async def test_nested_records_and_no_listener_after(orm: None) -> None:
