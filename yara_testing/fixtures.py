@@ -13,6 +13,7 @@ from yara_orm import timezone
 from yara_orm.config import redact_url
 from yara_testing import isolation
 from yara_testing.isolation import TEST_OF_TASK
+from yara_testing.markers import closest_marker
 from yara_testing.nplusone import assert_no_nplusone
 from yara_testing.recorder import (
     QueryLog,
@@ -151,13 +152,13 @@ def yara_session(request: pytest.FixtureRequest) -> DatabaseSession:
 
 
 def _access_for(node: pytest.Item) -> Access:
-    marker = node.get_closest_marker("yara_db")
+    marker = closest_marker(node, "yara_db")
     databases = marker.kwargs.get("databases", "__all__") if marker else "__all__"
     if isinstance(databases, str):
         databases = None if databases == "__all__" else [databases]
     return Access(
         databases=None if databases is None else frozenset(databases),
-        external=node.get_closest_marker("yara_external_db") is not None,
+        external=closest_marker(node, "yara_external_db") is not None,
     )
 
 
@@ -165,7 +166,7 @@ def _access_for(node: pytest.Item) -> Access:
 def yara_db(request: pytest.FixtureRequest, yara_session: DatabaseSession) -> Iterator[YaraDB]:
     """The database for one test, rolled back at its end (see the README)."""
     state = request.config.stash[STATE]
-    marker = request.node.get_closest_marker("yara_db")
+    marker = closest_marker(request.node, "yara_db")
     options = marker.kwargs if marker else {}
     transaction = bool(options.get("transaction")) or (
         "yara_transactional_db" in request.fixturenames
@@ -304,5 +305,5 @@ def yara_queries(yara_db: YaraDB) -> QueryLog:
 @pytest.fixture(autouse=True)
 def _yara_marker(request: pytest.FixtureRequest) -> None:
     """`@pytest.mark.yara_db` alone is enough to get the database."""
-    if request.node.get_closest_marker("yara_db") and "yara_db" not in request.fixturenames:
+    if closest_marker(request.node, "yara_db") and "yara_db" not in request.fixturenames:
         request.getfixturevalue("yara_db")

@@ -25,8 +25,9 @@ from yara_testing.fixtures import (  # noqa: F401  (fixtures are found by name)
     yara_session,
     yara_transactional_db,
 )
+from yara_testing.markers import closest_marker
 from yara_testing.nplusone import Detector, Finding
-from yara_testing.recorder import QueryLog, recorder
+from yara_testing.recorder import QueryLog, count_queries, recorder
 from yara_testing.report import ItemProgress, write_reports
 from yara_testing.session import STATE, PluginState, Settings
 
@@ -189,9 +190,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     uses_db = "yara_db" in getattr(item, "fixturenames", ()) or bool(
-        item.get_closest_marker("yara_db")
+        closest_marker(item, "yara_db")
     )
-    external = item.get_closest_marker("yara_external_db") is not None
+    external = closest_marker(item, "yara_external_db") is not None
     state = item.config.stash[STATE]
     state.item_redirects = uses_db and not external
     state.item_running = True
@@ -258,13 +259,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     finally:
         rec.listeners.remove(detector)
     problems = []
-    limit = item.get_closest_marker("yara_max_queries")
+    limit = closest_marker(item, "yara_max_queries")
     if limit is not None and len(body) > int(limit.args[0]):
         problems.append(
-            f"the test body ran {len(body)} queries, "
+            f"the test body ran {count_queries(len(body))}, "
             f"more than yara_max_queries({limit.args[0]}):\n{body}"
         )
-    budget = item.get_closest_marker("yara_max_db_time")
+    budget = closest_marker(item, "yara_max_db_time")
     if budget is not None and body.total_duration > float(budget.args[0]):
         problems.append(
             f"the test body's queries took {_milliseconds(body.total_duration)}, more than "
@@ -272,12 +273,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
             f"\n{body}"
         )
     findings = detector.findings()
-    if item.get_closest_marker("yara_no_nplusone") is not None:
+    if closest_marker(item, "yara_no_nplusone") is not None:
         findings = [f for f in findings if not f.is_nplusone]  # exempt: not even reported
     item.stash[FINDINGS] = findings
     nplusone = [f for f in findings if f.is_nplusone]
     mode = state.settings.nplusone
-    if nplusone and mode != "off" and item.get_closest_marker("yara_no_nplusone") is None:
+    if nplusone and mode != "off" and closest_marker(item, "yara_no_nplusone") is None:
         if mode == "error":
             problems.extend(f.message for f in nplusone)
         else:

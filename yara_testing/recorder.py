@@ -314,7 +314,7 @@ class QueryCountError(AssertionError):
     pass
 
 
-def _queries(count: int) -> str:
+def count_queries(count: int) -> str:
     return "1 query" if count == 1 else f"{count} queries"
 
 
@@ -357,7 +357,7 @@ class assert_num_queries(_RecordedBlock):
         if count != self.expected if self.exact else count > self.expected:
             bound = "exactly" if self.exact else "at most"
             raise QueryCountError(
-                f"expected {bound} {_queries(self.expected)}, ran {count}:\n{self.log}"
+                f"expected {bound} {count_queries(self.expected)}, ran {count}:\n{self.log}"
             )
 
 

@@ -624,12 +624,22 @@ def open_session(state: PluginState, request: pytest.FixtureRequest) -> Database
     return session
 
 
+_SEED_DEFINITIONS = pytest.StashKey[Sequence[Any]]()
+
+
 def _seed_definitions(request: pytest.FixtureRequest) -> Sequence[Any]:
     """The `yara_seed` definitions `request`'s node sees, most general first."""
     # The test being set up, not a session fixture's node: pytest resolves
     # getfixturevalue() for that test, whatever scope the requesting fixture has.
     node = getattr(request, "_pyfuncitem", None) or request.node
-    return request._fixturemanager.getfixturedefs("yara_seed", node) or ()
+    # Fixtures are defined by collectors (conftests, modules, classes), never by a test, so
+    # the tests of one module or class see the same ones: looked up once for them all.
+    holder = node.parent if isinstance(node, pytest.Item) and node.parent is not None else node
+    found = holder.stash.get(_SEED_DEFINITIONS, None)
+    if found is None:
+        defined = request._fixturemanager.getfixturedefs("yara_seed", node) or ()
+        found = holder.stash[_SEED_DEFINITIONS] = tuple(defined)
+    return found
 
 
 def session_seed(request: pytest.FixtureRequest) -> Any:

@@ -15,6 +15,7 @@ import pytest
 
 from yara_orm import Engine, Injection
 from yara_orm.exceptions import ConfigurationError
+from yara_testing.markers import closest_marker
 
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s)\s*$")
@@ -149,7 +150,7 @@ class TestSimulation:
 
     def start(self, node: pytest.Item, run_latency: float) -> None:
         """The whole test's latency: its `yara_latency` marker, else `--yara-latency`."""
-        marker = node.get_closest_marker("yara_latency")
+        marker = closest_marker(node, "yara_latency")
         if marker is None:
             if run_latency:
                 self.simulate(run_latency)

@@ -131,13 +131,23 @@ async def test_over(books):
 @pytest.mark.yara_max_db_time(0.0000001)
 async def test_too_slow(books):
     await Book.all()
+
+
+@pytest.fixture
+def strict(request):
+    request.node.add_marker(pytest.mark.yara_max_queries(0))  # after the plugin read markers
+
+
+async def test_marked_by_a_fixture(books, strict):
+    await Book.all()
 """
     )
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=1, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*the test body ran 2 queries, more than yara_max_queries(1):*",
             "*took * ms, more than yara_max_db_time(1e-07) = 0.0001 ms:*",
+            "*the test body ran 1 query, more than yara_max_queries(0):*",
         ]
     )
     # The plugin's own hook is not shown as the failing code.
