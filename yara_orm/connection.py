@@ -264,12 +264,13 @@ class DatabaseClient:
             raise
         if timed:
             result, event.stats = result
-        self._notify(event)
+        for listener in _listeners[:]:  # a copy: a listener may detach itself
+            listener(event)
         return result
 
     @staticmethod
     def _notify(event: QueryEvent) -> None:
-        for listener in list(_listeners):
+        for listener in _listeners[:]:
             listener(event)
 
     async def execute_query(

@@ -39,14 +39,8 @@ def user_location() -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
     `query_origin`."""
     _code_names.follow_cwd()
-    return _recorded_location()
-
-
-def _recorded_location() -> str:
-    """`user_location()` with file names relative to the working directory the log was opened
-    in (`Recorder.capture`): asking the system for it costs more than the rest of the lookup."""
     found = _engine.user_location(_code_names.codes, _code_names.classify)
-    return found if found is not None else query_origin.get()
+    return found or query_origin.get()
 
 
 class _CodeNames:
@@ -264,7 +258,10 @@ class Recorder:
             return
         if not self.logs and not self.listeners:
             return
-        record = QueryRecord.from_event(event, _recorded_location(), self.test)
+        # user_location() without asking the system for the working directory, which costs
+        # more than the rest of the lookup: names are relative to the one the log opened in.
+        found = _engine.user_location(_code_names.codes, _code_names.classify)
+        record = QueryRecord.from_event(event, found or query_origin.get(), self.test)
         for log in self.logs:
             log._records.append(record)
         for listener in self.listeners:
