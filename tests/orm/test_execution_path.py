@@ -54,6 +54,9 @@ async def test_instances_know_their_batch_and_lazy_loads_say_what_they_load(orm:
     assert len({id(b._batch) for b in books}) == 1
     single = await Book.get(title="B0")
     assert single._batch is None, "a one-row result is not a batch"
+    first = await Book.all().order_by("id").first()
+    (only,) = await Book.filter(title="B1")
+    assert first is not None and (first._batch, only._batch) == (None, None)
     events: list[QueryEvent] = []
     with listening(events.append):
         for book in books:

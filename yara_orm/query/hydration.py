@@ -105,6 +105,8 @@ def direct(query: QuerySet[Any], plan: SelectPlan) -> Direct | None:
     if context is not None and context.kind == "lazy" and context.batch is not None:
         shared = derived_batch(context.batch, context.relation, model.__name__)
         return Direct(_whole_shape(model, shared))
+    if query._single is not None:  # get(), first(): one instance, which is no batch
+        return Direct(_whole_shape(model, None))
     batch = new_batch(model.__name__, 0)  # its size is known once the rows are in
     return Direct(_whole_shape(model, batch), batch)
 

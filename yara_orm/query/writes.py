@@ -179,9 +179,9 @@ async def bulk_create(
     )
     by_column = {field.column: field for field in meta.columns}
     batches: list[tuple[tuple[str, ...], list[int], list[list[Any]], bool]] = []
-    for columns, indexes, values in _column_groups(meta, objects):
+    for columns, indexes, values, plain in _column_groups(meta, objects):
         # One parameter per column (unnest) has no limit of parameters per statement.
-        arrays = _arrays_possible([by_column[c] for c in columns], values, dialect)
+        arrays = _arrays_possible([by_column[c] for c in columns], values, dialect, plain)
         size = batch_size or (
             len(indexes) if arrays else max(1, MAX_PARAMS_PER_STATEMENT // max(len(columns), 1))
         )
@@ -237,20 +237,25 @@ async def bulk_create(
 
 def _column_groups(
     meta: MetaInfo, objects: list[Model]
-) -> list[tuple[tuple[str, ...], list[int], list[list[Any]]]]:
+) -> list[tuple[tuple[str, ...], list[int], list[list[Any]], bool]]:
     """The objects' database values as (columns, object indexes, one list of values per
-    column), one group per set of columns given (rows may differ in which generated columns
-    they leave to the database)."""
+    column, whether the values are known to hold no expression), one group per set of columns
+    given (rows may differ in which generated columns they leave to the database)."""
     constructed = _as_constructed(meta, objects)
     if constructed is not None:
         columns, values = constructed
-        return [(columns, list(range(len(objects))), values)]
+        return [(columns, list(range(len(objects))), values, True)]
     rows = [obj._validated_state() for obj in objects]
     groups: dict[tuple[str, ...], list[int]] = {}
     for index, row in enumerate(rows):
         groups.setdefault(tuple(row), []).append(index)
     return [
-        (columns, indexes, [[rows[index][column] for index in indexes] for column in columns])
+        (
+            columns,
+            indexes,
+            [[rows[index][column] for index in indexes] for column in columns],
+            False,
+        )
         for columns, indexes in groups.items()
     ]
 
@@ -289,11 +294,16 @@ def _as_constructed(
     return tuple(columns), values
 
 
-def _arrays_possible(fields: list[Field[Any]], values: list[list[Any]], dialect: Dialect) -> bool:
+def _arrays_possible(
+    fields: list[Field[Any]], values: list[list[Any]], dialect: Dialect, plain: bool
+) -> bool:
     """Whether the rows can travel as one array per column: the dialect can, every column
-    has a known type, and no value is an expression to compile into the statement."""
+    has a known type, and no value is an expression to compile into the statement (`plain`:
+    known already)."""
     if not fields or dialect.bulk_array_types(fields) is None:
         return False
+    if plain:
+        return True
     # The types present, gathered in C, rather than an isinstance() per value.
     kinds = set().union(*(map(type, column) for column in values))
     return not any(issubclass(kind, Expression) for kind in kinds)
