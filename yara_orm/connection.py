@@ -185,8 +185,17 @@ class DatabaseClient:
                 return await self.runner.fetch_rows(sql, params)
             return await self.runner.fetch_rows(sql, params, shape=shape)
         event = self._event(sql, params)  # guards first: a refused statement never starts
-        call = self.runner.fetch_rows(sql, params, with_stats=True, shape=shape)
-        rows: list[Any] = await self._observed(event, call, True)
+        # What `_observed` does, written out on the two paths every statement takes: one
+        # coroutine fewer to pass through, and one frame fewer for the recorder to walk.
+        rows: list[Any]
+        try:
+            rows, event.stats = await self.runner.fetch_rows(
+                sql, params, with_stats=True, shape=shape
+            )
+        except BaseException as error:
+            self._failed(event, error)
+            raise
+        self._notify(event)
         return rows
 
     async def fetch_with_columns(
@@ -207,8 +216,12 @@ class DatabaseClient:
         if not _listeners:
             return await self.runner.execute(sql, params)
         event = self._event(sql, params)
-        call = self.runner.execute(sql, params, with_stats=True)
-        count: int = await self._observed(event, call, True)
+        try:
+            count, event.stats = await self.runner.execute(sql, params, with_stats=True)
+        except BaseException as error:
+            self._failed(event, error)
+            raise
+        self._notify(event)
         return count
 
     async def execute_many(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> int:
@@ -259,19 +272,21 @@ class DatabaseClient:
         try:
             result = await operation
         except BaseException as error:
-            event.error = error
-            self._notify(event)
+            self._failed(event, error)
             raise
         if timed:
             result, event.stats = result
-        for listener in _listeners[:]:  # a copy: a listener may detach itself
-            listener(event)
+        self._notify(event)
         return result
 
     @staticmethod
     def _notify(event: QueryEvent) -> None:
-        for listener in _listeners[:]:
+        for listener in _listeners[:]:  # a copy: a listener may detach itself
             listener(event)
+
+    def _failed(self, event: QueryEvent, error: BaseException) -> None:
+        event.error = error
+        self._notify(event)
 
     async def execute_query(
         self, sql: str, params: Sequence[Any] | None = None
