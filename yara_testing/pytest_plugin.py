@@ -27,7 +27,7 @@ from yara_testing.fixtures import (  # noqa: F401  (fixtures are found by name)
 )
 from yara_testing.markers import closest_marker
 from yara_testing.nplusone import Detector, Finding
-from yara_testing.recorder import QueryLog, count_queries, recorder
+from yara_testing.recorder import QueryLog, count_queries, recorder, set_location_base
 from yara_testing.report import ItemProgress, write_reports
 from yara_testing.session import STATE, PluginState, Settings
 
@@ -184,6 +184,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state.report.slow_query_ms = state.settings.slow_query_ms
     config.stash[STATE] = state
     state.notes.extend(state.settings.server.unused(state.settings.backend, state.settings.url))
+    # Locations name files as pytest's own output does: relative to where it started.
+    set_location_base(str(config.invocation_params.dir))
     state.install()
 
 

@@ -37,35 +37,52 @@ query_origin: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 def user_location() -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
-    `query_origin`."""
-    _code_names.follow_cwd()
+    `query_origin`. The file is named relative to `location_base()`."""
+    _code_names.ensure_base()
     found = _engine.user_location(_code_names.codes, _code_names.classify)
     return found or query_origin.get()
+
+
+def set_location_base(directory: str) -> None:
+    """Name files in locations relative to `directory` (the plugin: where pytest started)."""
+    _code_names.set_base(directory)
+
+
+def location_base() -> str:
+    """What files in locations are named relative to: set by the plugin to the directory pytest
+    started in; else the working directory when the first log opened. One directory for the
+    whole process, so a test that changes the working directory, or logs opened in different
+    ones, name a file alike (and reading it costs nothing per statement)."""
+    _code_names.ensure_base()
+    return _code_names.base
 
 
 class _CodeNames:
     """Per code object met on the way to the user's frame (the same few dozen for every
     statement), by id (hashing a code hashes its constants and byte code): the code, which
-    keeps its id its own while cached, its file name as shown (relative to `cwd`) or "" for
+    keeps its id its own while cached, its file name as shown (relative to `base`) or "" for
     the ORM's, the toolkit's and the stdlib's own code, and its locations by instruction
     offset. The walk itself is the engine's: in Python it cost more than the rest of a record."""
 
     def __init__(self) -> None:
-        self.reset("")
-
-    def reset(self, cwd: str) -> None:
-        self.cwd = cwd
+        self.base = ""
         self.codes: dict[int, tuple[CodeType, str, dict[int, str]]] = {}
 
-    def follow_cwd(self) -> None:
-        cwd = os.getcwd()  # file names are shown relative to it, and tests change it
-        if self.cwd != cwd:
-            self.reset(cwd)
+    def set_base(self, directory: str) -> None:
+        if directory != self.base:
+            self.base = directory
+            self.codes = {}
+
+    def ensure_base(self) -> None:
+        if not self.base:
+            self.set_base(os.getcwd())
 
     def classify(self, code: CodeType) -> tuple[CodeType, str, dict[int, str]]:
         filename = code.co_filename
         skipped = filename.startswith(_SKIPPED_ROOTS) or filename.startswith("<")
-        entry = self.codes[id(code)] = (code, "" if skipped else _shortened(filename, self.cwd), {})
+        locations: dict[int, str] = {}
+        entry = (code, "" if skipped else _shortened(filename, self.base), locations)
+        self.codes[id(code)] = entry
         return entry
 
 
@@ -73,14 +90,14 @@ _code_names = _CodeNames()
 
 
 def _short(filename: str) -> str:
-    # Keyed on the working directory too, which tests change.
-    return _shortened(filename, os.getcwd())
+    """A file name as locations show it."""
+    return _shortened(filename, location_base())
 
 
 @functools.lru_cache(maxsize=1024)
-def _shortened(filename: str, cwd: str) -> str:
+def _shortened(filename: str, base: str) -> str:
     try:
-        return str(Path(filename).relative_to(cwd))
+        return str(Path(filename).relative_to(base))
     except ValueError:
         return filename
 
@@ -152,7 +169,8 @@ class QueryRecord:
         return (
             f"{head}{self.sql}{params}\n"
             f"      {self.duration * 1000:.2f} ms (GIL held {self.gil_held * 1000:.2f} ms"
-            f"{simulated}), {self.rows} rows, at {self.location}{failed}"
+            f"{simulated}), {self.rows} row{'' if self.rows == 1 else 's'}, at {self.location}"
+            f"{failed}"
         )
 
     def __str__(self) -> str:
@@ -226,7 +244,7 @@ class QueryLog:
         lines = [record.describe(n) for n, record in enumerate(self._records, start=1)]
         simulated = self.total_simulated
         total = (
-            f"{len(self._records)} queries, {self.total_duration * 1000:.2f} ms, "
+            f"{count_queries(len(self._records))}, {self.total_duration * 1000:.2f} ms, "
             f"GIL held {self.total_gil_held * 1000:.2f} ms"
             + (f", {simulated * 1000:.2f} ms simulated latency" if simulated else "")
         )
@@ -258,8 +276,7 @@ class Recorder:
             return
         if not self.logs and not self.listeners:
             return
-        # user_location() without asking the system for the working directory, which costs
-        # more than the rest of the lookup: names are relative to the one the log opened in.
+        # user_location(), its base known since the log opened (see `capture`).
         found = _engine.user_location(_code_names.codes, _code_names.classify)
         record = QueryRecord.from_event(event, found or query_origin.get(), self.test)
         for log in self.logs:
@@ -270,7 +287,7 @@ class Recorder:
     @contextlib.contextmanager
     def capture(self, log: QueryLog | None = None) -> Iterator[QueryLog]:
         log = QueryLog() if log is None else log
-        _code_names.follow_cwd()
+        _code_names.ensure_base()
         self.logs.append(log)
         try:
             yield log
@@ -280,6 +297,7 @@ class Recorder:
     def install(self) -> None:
         """Attach to the execution path (counted: every install needs its uninstall)."""
         self._installs += 1
+        _code_names.ensure_base()
         if self._installs == 1:
             add_listener(self)
 

@@ -3,6 +3,7 @@ database (provisioned on first use, torn down at the end)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
@@ -617,9 +618,24 @@ def open_session(state: PluginState, request: pytest.FixtureRequest) -> Database
     session.start(orm_config or {})
     state.session = session
     state.report.provisioning = session.describe()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
     if reporter is not None and state.worker is None:
-        reporter.write_line(session.describe())
+        # Past the capture of the first test's setup, which would keep the line as that
+        # test's output and leave only a break in the progress line.
+        capture = plugins.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write(session.describe())
+            # Then the progress line goes on as pytest would: a verbose one is written again
+            # whole, a short one under its file's name again, a quiet one on a line of its own.
+            test = getattr(request, "_pyfuncitem", None)
+            if reporter.verbosity > 0:
+                pass
+            elif test is not None and reporter.showfspath:
+                reporter.write_fspath_result(test.nodeid, "")
+            else:
+                reporter.line("")
     session.run_seed(session_seed(request))
     return session
 

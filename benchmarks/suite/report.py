@@ -103,7 +103,8 @@ def toolkit_table(toolkit: dict[str, Any]) -> list[str]:
             f"{prov['first_test_s']:.2f} s to the first test |"
         )
     row(
-        "query recorder on `get(pk)` x{n} (with vs without)".format(
+        "query recorder on `get(pk)` x{n}: median ratio of neighbouring blocks (medians with "
+        "vs without)".format(
             n=next(iter(toolkit.get("recorder", {}).values()), {}).get("gets", "")
         ),
         "recorder",
@@ -114,7 +115,8 @@ def toolkit_table(toolkit: dict[str, Any]) -> list[str]:
 
 def markdown(results: dict[str, Any]) -> str:
     out = [
-        f"Benchmark suite, {machine_line(results)}; medians of {results['rounds']} rounds"
+        f"Benchmark suite, {machine_line(results)}; "
+        + (f"medians of {results['rounds']} rounds" if results["rounds"] != 1 else "one round")
         + (" (quick sizes)" if results.get("quick") else "")
         + f", load average {results['load_average']['before'][0]:.1f} at the start, "
         f"{results['load_average']['after'][0]:.1f} at the end. ours: "

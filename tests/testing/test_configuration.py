@@ -47,6 +47,17 @@ def test_xdist_two_workers(app: Runner, backend: str) -> None:
     result.stdout.fnmatch_lines(["*yara query report*", "*6 queries in 4 tests*"])
 
 
+def test_the_provisioning_line_is_shown_not_captured(app: Runner, backend: str) -> None:
+    # Written during the first test's setup, past pytest's capture; the progress line then
+    # goes on under its file's name.
+    result = app("-rA", **TWO_FILES)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        ["test_one.py ", "yara: * database *; provisioning *s, schema *s", "test_one.py ..*"]
+    )
+    result.stdout.no_fnmatch_line("*Captured stdout setup*")
+
+
 @pytest.mark.parametrize("loop_scope", ["function", "module", "session"])
 def test_pytest_asyncio_loop_scopes(app: Runner, loop_scope: str) -> None:
     result = app(

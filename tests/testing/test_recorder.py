@@ -18,6 +18,7 @@ from yara_testing import (
     assert_num_queries,
     record_queries,
 )
+from yara_testing.recorder import location_base
 
 THIS_FILE = Path(__file__).resolve()
 
@@ -60,7 +61,7 @@ async def test_record_queries_in_any_code(orm: None) -> None:
     assert gadget.pk
 
 
-async def test_locations_are_the_innermost_user_line_relative_to_the_log_s_directory(
+async def test_locations_are_the_innermost_user_line_relative_to_one_directory(
     orm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def helper() -> None:
@@ -73,13 +74,19 @@ async def test_locations_are_the_innermost_user_line_relative_to_the_log_s_direc
             line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
             await Gadget.filter(name="x").count()
             await Gadget.filter(name="y").count()
-    here = THIS_FILE.relative_to(Path.cwd())
+    here = THIS_FILE.relative_to(location_base())
     expected = [f"{here}:{helper_line}", f"{here}:{line}", f"{here}:{line + 1}"]
     assert [r.location for r in log] == expected * 2
-    monkeypatch.chdir(tmp_path)  # the test file is not under it: its whole path is shown
-    with record_queries() as log:
+    # A test that changes the working directory, and logs opened in different ones, name a
+    # file alike: relative to where pytest started.
+    with record_queries() as outer:
+        monkeypatch.chdir(tmp_path)
+        with record_queries() as inner:
+            await helper()
+        monkeypatch.undo()
         await helper()
-    assert log[0].location == f"{THIS_FILE}:{helper_line}"
+    assert [r.location for r in outer] == [f"{here}:{helper_line}"] * 2
+    assert [r.location for r in inner] == [f"{here}:{helper_line}"]
 
 
 async def test_nested_records_and_no_listener_after(orm: None) -> None:
