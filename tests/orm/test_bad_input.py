@@ -4,9 +4,11 @@ both backends, and the database unchanged."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation, localcontext
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.orm.models import Author, Book, Event, Kind
 from yara_orm import (
@@ -18,6 +20,7 @@ from yara_orm import (
     Q,
     ValidationError,
     connections,
+    fields,
 )
 
 
@@ -167,3 +170,29 @@ async def test_values_one_backend_would_refuse_are_refused_on_both(orm: str) -> 
         with pytest.raises(ParamsError):
             Author.all().offset(bad)  # type: ignore[arg-type]
     assert await Author.all().count() == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.decimals(allow_nan=False, allow_infinity=False, places=None),
+    max_digits=st.integers(1, 20),
+    data=st.data(),
+)
+def test_decimal_digits_are_counted_as_the_database_counts_them(
+    value: Decimal, max_digits: int, data: st.DataObject
+) -> None:
+    places = data.draw(st.integers(0, max_digits))
+    field = fields.DecimalField(max_digits=max_digits, decimal_places=places)
+    with localcontext() as context:
+        context.prec = 200
+        try:
+            quantized = value.quantize(Decimal(1).scaleb(-places))
+        except InvalidOperation:
+            fits = False
+        else:
+            fits = len(quantized.as_tuple().digits) <= max_digits
+    if fits:
+        assert field.check(value) == value.quantize(Decimal(1).scaleb(-places))
+    else:
+        with pytest.raises(ValidationError, match="digits"):
+            field.check(value)

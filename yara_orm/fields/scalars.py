@@ -120,7 +120,9 @@ class DecimalField(Field[Any]):
             quantized = value.quantize(self._quantum)
         except InvalidOperation:  # more digits than the decimal context can even hold
             raise self._too_long(value) from None
-        if len(quantized.as_tuple().digits) > self.max_digits:
+        # Its digits are adjusted() + decimal_places + 1 (a zero's adjusted() is
+        # -decimal_places): no digit tuple to build for every value written.
+        if quantized.adjusted() >= self.max_digits - self.decimal_places:
             raise self._too_long(value)
         return quantized
 
