@@ -627,14 +627,13 @@ def open_session(state: PluginState, request: pytest.FixtureRequest) -> Database
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.ensure_newline()
             reporter.write(session.describe())
-            # Then the progress line goes on as pytest would: a verbose one is written again
-            # whole, a short one under its file's name again, a quiet one on a line of its own.
+            # Then the progress line goes on as pytest would: a short one under its file's name
+            # again, a quiet one on a line of its own; pytest writes a verbose one again whole,
+            # ending this line.
             test = getattr(request, "_pyfuncitem", None)
-            if reporter.verbosity > 0:
-                pass
-            elif test is not None and reporter.showfspath:
+            if reporter.verbosity <= 0 and test is not None and reporter.showfspath:
                 reporter.write_fspath_result(test.nodeid, "")
-            else:
+            elif reporter.verbosity <= 0:
                 reporter.line("")
     session.run_seed(session_seed(request))
     return session
