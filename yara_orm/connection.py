@@ -170,7 +170,7 @@ class DatabaseClient:
         """The event for a statement about to run (guards consulted first)."""
         for guard in _guards:
             guard(sql, self.name)
-        return QueryEvent(sql, params, self.name, context=current_load.get())
+        return QueryEvent(sql, params, self.name, None, None, current_load.get())
 
     # One typed method per engine call. Without listeners each is the bare engine call; with
     # them, guards run first and listeners see the SQL, parameters and engine timings.

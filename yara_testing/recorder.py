@@ -39,7 +39,7 @@ def user_location() -> str:
     """file:line of the innermost frame outside yara_orm, yara_testing and the stdlib, else
     `query_origin`. The file is named relative to `location_base()`."""
     _code_names.ensure_base()
-    found = _engine.user_location(_code_names.codes, _code_names.classify)
+    found = _engine.user_location(_code_names.codes, _classify)
     return found or query_origin.get()
 
 
@@ -87,6 +87,7 @@ class _CodeNames:
 
 
 _code_names = _CodeNames()
+_classify = _code_names.classify  # one bound method, not one per statement
 
 
 def _short(filename: str) -> str:
@@ -277,7 +278,7 @@ class Recorder:
         if not self.logs and not self.listeners:
             return
         # user_location(), its base known since the log opened (see `capture`).
-        found = _engine.user_location(_code_names.codes, _code_names.classify)
+        found = _engine.user_location(_code_names.codes, _classify)
         record = QueryRecord.from_event(event, found or query_origin.get(), self.test)
         for log in self.logs:
             log._records.append(record)
