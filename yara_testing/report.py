@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from yara_testing.recorder import QueryLog
+from yara_testing.recorder import QueryLog, count_queries
 
 SCHEMA_VERSION = 1
 DEFAULT_SLOW_QUERY_MS = 100.0
@@ -183,7 +183,8 @@ class SessionReport:
         io = sum(t.io for t in tests)
         simulated = sum(t.simulated for t in tests)
         out = [
-            f"{total} queries in {len(tests)} tests; GIL held {held * 1000:.1f} ms, "
+            f"{count_queries(total)} in {len(tests)} test{'' if len(tests) == 1 else 's'}; "
+            f"GIL held {held * 1000:.1f} ms, "
             f"released for I/O {io * 1000:.1f} ms"
             + (f" ({simulated * 1000:.1f} ms of it simulated latency)" if simulated else "")
         ]

@@ -226,6 +226,18 @@ async def test_light(yara_db):
     )
 
 
+def test_report_summary_of_one_query_in_one_test(app: Runner) -> None:
+    result = app(
+        test_single=SETUP
+        + """
+async def test_one(yara_db):
+    await Author.all()
+""",
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 query in 1 test; GIL held * ms, released for I/O * ms*"])
+
+
 NESTED = """
 from app_models import Author, Book, Tag
 
